@@ -1,0 +1,9 @@
+// nbody: the entry point of the part a refactoring may change (kernels.cpp).
+#pragma once
+
+// Advances n bodies by `steps` steps of length dt under softened all-pairs gravity (G = 1):
+//   a_i = sum_j m_j (x_j - x_i) / (|x_j - x_i|^2 + softening^2)^(3/2)   (j = i included; it adds 0)
+//   v_i += a_i dt;  x_i += v_i dt   (all accelerations from the positions at the start of the step)
+// pos and vel hold x, y, z per body (3 * n floats each): the starting state, and the final state on
+// return. mass holds n floats.
+void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos, float* vel);

@@ -1,0 +1,146 @@
+"""`lassi-hpc` command line: check | env | baseline.
+
+Errors that lassi_hpc raises on purpose (LassiError) print as one clear message and exit 2; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lassi_hpc import __version__
+from lassi_hpc.apps.load import MANIFEST_NAME, load_manifest
+from lassi_hpc.config.campaign import load_campaign
+from lassi_hpc.config.site import load_site
+from lassi_hpc.config.validate import read_toml
+from lassi_hpc.errors import ConfigError, LassiError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SITE = REPO_ROOT / "site_configs" / "local.toml"
+
+
+def config_kind(path: Path) -> str:
+    """'campaign', 'site' or 'app', from the file's top-level tables."""
+    data = read_toml(path)
+    kinds = [kind for kind in ("campaign", "site", "app") if kind in data]
+    if len(kinds) != 1:
+        raise ConfigError(
+            str(path),
+            "",
+            "cannot tell what kind of config this is: it needs exactly one of the top-level "
+            "tables [campaign], [site] or [app]",
+        )
+    return kinds[0]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    for path in args.files:
+        kind = config_kind(path)
+        if kind == "campaign":
+            campaign = load_campaign(path)
+            detail = f"{len(campaign.apps)} apps, results in {campaign.results_file}"
+        elif kind == "site":
+            site = load_site(path)
+            missing = [
+                f"{name} needs {tc.compiler!r}"
+                for name, tc in site.toolchains.items()
+                if shutil.which(tc.compiler) is None
+            ]
+            detail = f"{len(site.partitions)} partitions"
+            if missing:
+                detail += "; compilers not on PATH here: " + "; ".join(missing)
+        else:
+            manifest = load_manifest(path.parent if path.name == MANIFEST_NAME else path)
+            detail = f"variants {', '.join(v for v, _ in manifest.variants)}"
+        print(f"{path}: valid {kind} config ({detail})")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from lassi_hpc.energy import detect_backend
+    from lassi_hpc.sandbox import isolation_report
+
+    print(f"lassi_hpc {__version__}, Python {sys.version.split()[0]}")
+    print(f"sandbox: {isolation_report()}")
+    backend, reasons = detect_backend("auto")
+    try:
+        how = backend.method.value
+        print(f"energy: using {backend.name} ({how})")
+        for device in backend.devices():
+            print(f"  device {device.kind} {device.name} [{device.uid}]")
+    finally:
+        backend.close()
+    for reason in reasons:
+        print(f"  not used: {reason}")
+    for compiler in ("g++", "nvcc", "hipcc"):
+        print(f"compiler {compiler}: {shutil.which(compiler) or 'not found'}")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from lassi_hpc.flow.baseline import run_baseline
+
+    campaign = load_campaign(args.campaign)
+    site = load_site(args.site)
+    results = run_baseline(campaign, site)
+    print(results)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="lassi-hpc",
+        description="LLM-driven energy-saving refactoring of parallel codes, measured on devices.",
+    )
+    top.add_argument("--version", action="version", version=f"lassi_hpc {__version__}")
+    top.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check", help="validate campaign, site or app configs", description=cmd_check.__doc__
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(handler=cmd_check)
+
+    env = commands.add_parser("env", help="show sandbox layers, energy meters and compilers found")
+    env.set_defaults(handler=cmd_env)
+
+    baseline = commands.add_parser(
+        "baseline",
+        help="build, run, verify and measure the original version of every app",
+    )
+    baseline.add_argument("campaign", type=Path, metavar="CAMPAIGN")
+    baseline.add_argument(
+        "--site", type=Path, default=DEFAULT_SITE, help=f"site config (default: {DEFAULT_SITE})"
+    )
+    baseline.set_defaults(handler=cmd_baseline)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.handler(args)
+    except LassiError as error:
+        print(f"lassi-hpc: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "lassi-hpc: interrupted; finished results are kept, run again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Campaign config: which apps and variants, how many trials, how to measure, where results go.
+
+Relative paths in a config file are resolved against the directory of that file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lassi_hpc.config.validate import build, checked, non_empty, non_negative, positive, read_toml
+from lassi_hpc.errors import ConfigError
+
+Suite = Literal["examples", "hecbench"]
+
+
+@dataclass(frozen=True)
+class CampaignSection:
+    name: str = checked(check=non_empty)
+    description: str = ""
+    suite: Suite = "examples"
+    # Root of the suite's apps; "" means the bundled examples/apps of this repository.
+    suite_path: str = ""
+    variants: tuple[str, ...] = checked(("omp",), check=non_empty)
+    results_dir: str = "results"
+    trials: int = checked(1, check=positive)
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    name: str = checked(check=non_empty)
+    # Empty means the campaign's `variants`.
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeasureSection:
+    repetitions: int = checked(3, check=positive)
+    min_window_s: float = checked(1.0, check=non_negative)
+    idle_s: float = checked(0.5, check=non_negative)
+    max_start_delay_s: float = checked(0.2, check=non_negative)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CampaignFile:
+    """The TOML file's shape, exactly."""
+
+    campaign: CampaignSection
+    apps: tuple[AppEntry, ...] = checked(check=non_empty)
+    measure: MeasureSection = field(default_factory=MeasureSection)
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A validated campaign with paths resolved; `source` is the file it came from."""
+
+    name: str
+    description: str
+    suite: Suite
+    suite_path: Path
+    apps: tuple[tuple[str, tuple[str, ...]], ...]  # (app name, variants)
+    results_dir: Path
+    trials: int
+    measure: MeasureSection
+    source: Path
+    text: str  # the file as written, for provenance
+
+    @property
+    def results_file(self) -> Path:
+        return self.results_dir / self.name / f"{self.name}.h5"
+
+
+def bundled_examples_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "examples" / "apps"
+
+
+def load_campaign(path: Path) -> CampaignConfig:
+    data = read_toml(path)
+    file = str(path)
+    parsed = build(CampaignFile, data, file)
+    base = path.resolve().parent
+    section = parsed.campaign
+    names = [entry.name for entry in parsed.apps]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ConfigError(file, f"apps[{index}].name", f"app {name!r} is listed twice")
+    if section.suite == "hecbench" and not section.suite_path:
+        raise ConfigError(file, "campaign.suite_path", "required when suite = 'hecbench'")
+    suite_path = base / section.suite_path if section.suite_path else bundled_examples_dir()
+    return CampaignConfig(
+        name=section.name,
+        description=section.description,
+        suite=section.suite,
+        suite_path=suite_path,
+        apps=tuple((e.name, e.variants or section.variants) for e in parsed.apps),
+        results_dir=(base / section.results_dir).resolve(),
+        trials=section.trials,
+        measure=parsed.measure,
+        source=path.resolve(),
+        text=path.read_text(encoding="utf-8"),
+    )

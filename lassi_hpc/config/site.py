@@ -1,0 +1,133 @@
+"""Site config: where work runs (partitions), with which toolchains, measured by which meter."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lassi_hpc.apps.manifest import Language
+from lassi_hpc.config.validate import build, checked, non_empty, non_negative, positive, read_toml
+from lassi_hpc.errors import ConfigError
+from lassi_hpc.records import SandboxLimits
+
+Scheduler = Literal["local"]
+DeviceKind = Literal["cpu", "nvidia", "amd"]
+EnergyBackendName = Literal["auto", "nvml", "amdsmi", "rapl", "estimate", "fake"]
+
+
+@dataclass(frozen=True)
+class SiteSection:
+    name: str = checked(check=non_empty)
+    scheduler: Scheduler = "local"
+    # Scratch copies for builds and runs; "" means the system temporary directory.
+    scratch_dir: str = ""
+    keep_scratch: bool = False
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """How to build one language: make variables appended to the build command, and environment."""
+
+    language: Language
+    compiler: str = checked(check=non_empty)  # looked up on PATH by `lassi-hpc check`
+    make_vars: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A pool of identical workers; `workers` tasks run at once (1 = one measurement at a time)."""
+
+    name: str = checked(check=non_empty)
+    toolchain: str = checked(check=non_empty)
+    device: DeviceKind = "cpu"
+    workers: int = checked(1, check=positive)
+    energy_backend: EnergyBackendName = "auto"
+    # Compile-only partitions build variants whose binaries cannot run here (no GPU).
+    compile_only: bool = False
+    run_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SandboxSection:
+    memory_bytes: int = checked(8 * 2**30, check=non_negative)  # 0 = no address-space limit
+    file_size_bytes: int = checked(512 * 2**20, check=positive)
+    processes: int = checked(256, check=positive)
+    output_bytes: int = checked(4 * 2**20, check=positive)
+    cpu_s: float = checked(600.0, check=positive)
+    network: bool = False
+
+    def limits(self, wall_s: float) -> SandboxLimits:
+        """Limits for one command whose wall-clock budget is `wall_s` (from the app manifest)."""
+        return SandboxLimits(
+            wall_s=wall_s,
+            cpu_s=self.cpu_s,
+            memory_bytes=self.memory_bytes,
+            file_size_bytes=self.file_size_bytes,
+            processes=self.processes,
+            output_bytes=self.output_bytes,
+            network=self.network,
+        )
+
+
+@dataclass(frozen=True)
+class SiteFile:
+    site: SiteSection
+    toolchains: dict[str, Toolchain]
+    partitions: tuple[Partition, ...] = checked(check=non_empty)
+    sandbox: SandboxSection = field(default_factory=SandboxSection)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    name: str
+    scheduler: Scheduler
+    scratch_dir: Path
+    keep_scratch: bool
+    toolchains: dict[str, Toolchain]
+    partitions: tuple[Partition, ...]
+    sandbox: SandboxSection
+    source: Path
+    text: str
+
+    def partition_for(self, language: str) -> Partition | None:
+        """The first partition (in file order) whose toolchain builds `language`."""
+        for partition in self.partitions:
+            if self.toolchains[partition.toolchain].language == language:
+                return partition
+        return None
+
+
+def load_site(path: Path) -> SiteConfig:
+    data = read_toml(path)
+    file = str(path)
+    parsed = build(SiteFile, data, file)
+    seen: list[str] = []
+    for index, partition in enumerate(parsed.partitions):
+        key = f"partitions[{index}]"
+        if partition.name in seen:
+            raise ConfigError(file, f"{key}.name", f"partition {partition.name!r} defined twice")
+        seen.append(partition.name)
+        if partition.toolchain not in parsed.toolchains:
+            raise ConfigError(
+                file,
+                f"{key}.toolchain",
+                f"no toolchain named {partition.toolchain!r}",
+                allowed=sorted(parsed.toolchains),
+            )
+    base = path.resolve().parent
+    section = parsed.site
+    scratch = base / section.scratch_dir if section.scratch_dir else Path(tempfile.gettempdir())
+    return SiteConfig(
+        name=section.name,
+        scheduler=section.scheduler,
+        scratch_dir=scratch,
+        keep_scratch=section.keep_scratch,
+        toolchains=parsed.toolchains,
+        partitions=parsed.partitions,
+        sandbox=parsed.sandbox,
+        source=path.resolve(),
+        text=path.read_text(encoding="utf-8"),
+    )

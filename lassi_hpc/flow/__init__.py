@@ -1,0 +1,1 @@
+"""Carries stages across machines with Parsl; the only package that imports Parsl."""

@@ -1,0 +1,154 @@
+"""The baseline driver: plan the work, send it to partition executors through Parsl, store results.
+
+Only this process writes the HDF5 file. Re-running the same command skips app variants whose
+baseline is already stored, so an interrupted baseline resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import parsl
+
+from lassi_hpc.apps.load import find_app
+from lassi_hpc.config.campaign import CampaignConfig
+from lassi_hpc.config.site import SiteConfig
+from lassi_hpc.energy import detect_backend
+from lassi_hpc.errors import AppError, LassiError
+from lassi_hpc.flow.parsl_config import parsl_config
+from lassi_hpc.flow.progress import Progress
+from lassi_hpc.records import BaselineRecord, DeviceIdentity, StageStatus
+from lassi_hpc.stages.baseline import BaselineTask, profile_baseline
+from lassi_hpc.store import ResultsWriter, collect_provenance
+
+log = logging.getLogger(__name__)
+
+
+class BaselineIncompleteError(LassiError):
+    """Some tasks raised instead of returning a record; they are retried on the next run."""
+
+
+def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTask]:
+    """One task per (app, variant), routed to the first partition whose toolchain builds it.
+
+    Everything that can be checked before work starts is checked here, so that a typo fails in
+    seconds rather than after the first app's measurement.
+    """
+    if campaign.suite != "examples":
+        raise AppError(f"suite {campaign.suite!r} is not supported by this version")
+    tasks = []
+    for app_name, variants in campaign.apps:
+        manifest = find_app(campaign.suite_path, app_name)
+        for variant_name in variants:
+            language = manifest.variant(variant_name).language
+            partition = site.partition_for(language)
+            if partition is None:
+                offered = ", ".join(
+                    f"{p.name} ({site.toolchains[p.toolchain].language})" for p in site.partitions
+                )
+                raise AppError(
+                    f"{app_name}/{variant_name}: site {site.name!r} ({site.source}) has no "
+                    f"partition that builds {language}; its partitions: {offered}"
+                )
+            tasks.append(
+                BaselineTask(
+                    manifest=manifest,
+                    variant=variant_name,
+                    partition=partition,
+                    toolchain_name=partition.toolchain,
+                    toolchain=site.toolchains[partition.toolchain],
+                    sandbox=site.sandbox,
+                    measure=campaign.measure,
+                    scratch_dir=str(site.scratch_dir / f"lassi-hpc-{campaign.name}"),
+                    keep_scratch=site.keep_scratch,
+                )
+            )
+    return tasks
+
+
+def describe(record: BaselineRecord) -> str:
+    name = f"{record.app}/{record.variant}"
+    if record.status is not StageStatus.OK:
+        return f"{name}: {record.status.value}: {record.reason}"
+    m = record.measurement
+    if m is None:
+        return f"{name}: ok ({record.reason})"
+    how = "ESTIMATE" if m.is_estimate else m.method.value
+    return (
+        f"{name}: ok, {m.energy_j_mean:.3g} J ± {m.energy_j_ci95:.2g} (95% CI, {how}, "
+        f"{len(m.repetitions)} reps), {m.duration_s_mean:.3g} s per run"
+    )
+
+
+def _driver_devices(site: SiteConfig) -> list[DeviceIdentity]:
+    devices: list[DeviceIdentity] = []
+    for partition in site.partitions:
+        backend, _ = detect_backend(partition.energy_backend)
+        try:
+            devices.extend(d for d in backend.devices() if d not in devices)
+        finally:
+            backend.close()
+    return devices
+
+
+def run_baseline(
+    campaign: CampaignConfig, site: SiteConfig, progress_stream: TextIO | None = None
+) -> Path:
+    """Profile every planned app variant not yet stored; return the results file's path."""
+    tasks = plan_baseline(campaign, site)
+    results_file = campaign.results_file
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    if results_file.exists():
+        writer = ResultsWriter.open_existing(results_file)
+    else:
+        provenance = collect_provenance(campaign.text, site.text, _driver_devices(site))
+        writer = ResultsWriter.create(results_file, campaign.name, provenance)
+    with writer:
+        todo = [t for t in tasks if not writer.has_baseline(t.manifest.name, t.variant)]
+        progress = Progress(len(todo), "baseline", stream=progress_stream)
+        skipped = len(tasks) - len(todo)
+        progress.message(
+            f"{len(tasks)} app variants, {skipped} already stored, {len(todo)} to profile "
+            f"-> {results_file}"
+        )
+        if todo:
+            errors = _execute(todo, site, results_file.parent / "parsl", writer, progress)
+            if errors:
+                raise BaselineIncompleteError(
+                    f"{len(errors)} task(s) failed inside the harness (run again to retry):\n  "
+                    + "\n  ".join(errors)
+                )
+    return results_file
+
+
+def _execute(
+    tasks: Sequence[BaselineTask],
+    site: SiteConfig,
+    run_dir: Path,
+    writer: ResultsWriter,
+    progress: Progress,
+) -> list[str]:
+    errors: list[str] = []
+    used = {task.partition.name for task in tasks}
+    with parsl.load(parsl_config(site, run_dir, used)):
+        futures = {
+            parsl.python_app(profile_baseline, executors=[task.partition.name])(task): task
+            for task in tasks
+        }
+        for future in concurrent.futures.as_completed(futures):
+            task = futures[future]
+            name = f"{task.manifest.name}/{task.variant}"
+            try:
+                record = future.result()
+            except Exception as error:  # a harness fault on the worker; the app's own are records
+                log.exception("baseline task %s raised", name)
+                errors.append(f"{name}: {type(error).__name__}: {error}")
+                progress.advance(f"{name}: harness error: {error}")
+                continue
+            writer.write_baseline(record)
+            progress.advance(describe(record))
+    return errors

@@ -1,0 +1,158 @@
+"""Baseline stage: build, run, check and measure an app's original version on one partition.
+
+This is one unit of work for a worker: it takes plain records and returns a BaselineRecord, so the
+driver can run it through Parsl or call it directly.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lassi_hpc.apps.manifest import AppManifest
+from lassi_hpc.config.campaign import MeasureSection
+from lassi_hpc.config.site import Partition, SandboxSection, Toolchain
+from lassi_hpc.energy import detect_backend, measure_workload
+from lassi_hpc.errors import LassiError, MeasurementError
+from lassi_hpc.records import (
+    BaselineRecord,
+    BuildResult,
+    CommandResult,
+    RunResult,
+    StageStatus,
+    Verdict,
+)
+from lassi_hpc.stages.build import build_variant
+from lassi_hpc.stages.run import run_input
+from lassi_hpc.stages.verify import check_self_consistency, verify_run
+
+
+@dataclass(frozen=True)
+class BaselineTask:
+    """Everything a worker needs to profile one app variant; plain data, picklable."""
+
+    manifest: AppManifest
+    variant: str
+    partition: Partition
+    toolchain_name: str
+    toolchain: Toolchain
+    sandbox: SandboxSection
+    measure: MeasureSection
+    scratch_dir: str
+    keep_scratch: bool = False
+
+
+def profile_baseline(task: BaselineTask) -> BaselineRecord:
+    """Build → run every input → check determinism and self-checks → measure the default input.
+
+    Failures of the app are results (a record with a non-OK status and the reason); only faults of
+    the harness itself raise.
+    """
+    manifest = task.manifest
+    scratch_root = Path(task.scratch_dir)
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    build = build_variant(
+        manifest,
+        task.variant,
+        task.toolchain_name,
+        task.toolchain,
+        scratch_root,
+        task.sandbox.limits(manifest.build.timeout_s),
+    )
+    try:
+        return _after_build(task, build, scratch_root)
+    finally:
+        if not task.keep_scratch:
+            shutil.rmtree(build.build_dir, ignore_errors=True)
+
+
+def _record(
+    task: BaselineTask, build: BuildResult, status: StageStatus, reason: str, **parts: object
+) -> BaselineRecord:
+    return BaselineRecord(
+        app=task.manifest.name,
+        variant=task.variant,
+        partition=task.partition.name,
+        status=status,
+        reason=reason,
+        build=build,
+        **parts,  # type: ignore[arg-type]
+    )
+
+
+def _after_build(task: BaselineTask, build: BuildResult, scratch_root: Path) -> BaselineRecord:
+    if not build.ok:
+        reason = build.command.failure_detail or f"binary {task.manifest.build.binary!r} missing"
+        return _record(task, build, StageStatus.BUILD_FAILED, f"build failed: {reason}")
+    if task.partition.compile_only:
+        return _record(task, build, StageStatus.OK, "compile-only partition: not run")
+    manifest = task.manifest
+    limits = task.sandbox.limits(manifest.run.timeout_s)
+
+    def run(input_index: int) -> RunResult:
+        return run_input(
+            build,
+            manifest,
+            manifest.inputs[input_index],
+            scratch_root,
+            limits,
+            env=task.partition.run_env,
+            keep_scratch=task.keep_scratch,
+        )
+
+    runs = [run(index) for index in range(len(manifest.inputs))]
+    failed = [r for r in runs if not r.command.ok]
+    if failed:
+        first = failed[0]
+        reason = f"input {first.input_name!r}: {first.command.failure_detail}"
+        return _record(task, build, StageStatus.RUN_FAILED, reason, runs=tuple(runs))
+    # The original must reproduce itself within tolerance, or no candidate could be judged.
+    repeat = run(0)
+    verdicts = [check_self_consistency(runs[0], repeat, manifest.oracle)]
+    verdicts += [verify_run(r, r, manifest.oracle) for r in runs[1:]]
+    bad = [v for v in verdicts if not v.ok]
+    if bad:
+        reason = f"input {bad[0].input_name!r}: {bad[0].reason}"
+        return _record(
+            task,
+            build,
+            StageStatus.VERIFY_FAILED,
+            reason,
+            runs=tuple(runs),
+            verdicts=tuple(verdicts),
+        )
+    return _measure(task, build, tuple(runs), tuple(verdicts), lambda: run(0).command)
+
+
+def _measure(
+    task: BaselineTask,
+    build: BuildResult,
+    runs: tuple[RunResult, ...],
+    verdicts: tuple[Verdict, ...],
+    run_once: Callable[[], CommandResult],
+) -> BaselineRecord:
+    settings = task.measure
+    try:
+        backend, _unavailable = detect_backend(task.partition.energy_backend)
+        try:
+            measurement = measure_workload(
+                run_once,
+                backend,
+                repetitions=settings.repetitions,
+                min_window_s=settings.min_window_s,
+                idle_s=settings.idle_s,
+                rng=random.Random(settings.seed),
+                max_start_delay_s=settings.max_start_delay_s,
+            )
+        finally:
+            backend.close()
+    except (MeasurementError, LassiError) as error:
+        return _record(
+            task, build, StageStatus.MEASURE_FAILED, str(error), runs=runs, verdicts=verdicts
+        )
+    return _record(
+        task, build, StageStatus.OK, "", runs=runs, verdicts=verdicts, measurement=measurement
+    )

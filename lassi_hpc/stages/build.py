@@ -1,0 +1,77 @@
+"""Build stage: compile one app variant in a fresh scratch copy with a site toolchain."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from lassi_hpc.apps.manifest import AppManifest
+from lassi_hpc.config.site import Toolchain
+from lassi_hpc.errors import ToolchainError
+from lassi_hpc.records import BuildResult, SandboxLimits
+from lassi_hpc.sandbox import make_scratch_copy, run_sandboxed
+
+
+def sources_sha256(files: Mapping[str, bytes]) -> str:
+    """One hash over (name, content) pairs in name order, so equal trees hash equal."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def build_command(manifest: AppManifest, toolchain: Toolchain) -> tuple[str, ...]:
+    """The manifest's build command with the toolchain's make variables appended (NAME=value)."""
+    variables = tuple(f"{name}={value}" for name, value in sorted(toolchain.make_vars.items()))
+    return (*manifest.build.command, *variables)
+
+
+def toolchain_env(toolchain: Toolchain) -> dict[str, str]:
+    """A build's environment: the caller's PATH (where compilers live) plus the toolchain's."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **toolchain.env}
+
+
+def build_variant(
+    manifest: AppManifest,
+    variant_name: str,
+    toolchain_name: str,
+    toolchain: Toolchain,
+    scratch_root: Path,
+    limits: SandboxLimits,
+    replaced_sources: Mapping[str, str] | None = None,
+) -> BuildResult:
+    """Copy the sources to scratch, overlay `replaced_sources` (editable files only), run make.
+
+    Never raises for a failing compile: that is a BuildResult with ok=False and the log.
+    """
+    variant = manifest.variant(variant_name)
+    if shutil.which(toolchain.compiler, path=toolchain_env(toolchain)["PATH"]) is None:
+        raise ToolchainError(
+            f"toolchain {toolchain_name!r}: compiler {toolchain.compiler!r} not found on PATH"
+        )
+    source_dir = Path(manifest.root) / variant.dir
+    label = f"build-{manifest.name}-{variant_name}"
+    build_dir = make_scratch_copy(source_dir, variant.sources, scratch_root, label)
+    for name, text in (replaced_sources or {}).items():
+        if name not in variant.editable:
+            raise ValueError(f"{name!r} is not an editable file of {manifest.name}/{variant_name}")
+        (build_dir / name).write_text(text, encoding="utf-8")
+    contents = {name: (build_dir / name).read_bytes() for name in variant.sources}
+    command = run_sandboxed(
+        build_command(manifest, toolchain), build_dir, limits, env=toolchain_env(toolchain)
+    )
+    binary_ok = (build_dir / manifest.build.binary).is_file()
+    ok = command.ok and binary_ok
+    return BuildResult(
+        app=manifest.name,
+        variant=variant_name,
+        toolchain=toolchain_name,
+        ok=ok,
+        command=command,
+        build_dir=str(build_dir),
+        binary=manifest.build.binary if ok else "",
+        sources_sha256=sources_sha256(contents),
+    )

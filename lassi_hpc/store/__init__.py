@@ -1,0 +1,23 @@
+"""The campaign results store: one HDF5 file per campaign, one writer (the driver), many readers.
+
+Layout and policies: docs/hdf5-schema.md.
+"""
+
+from lassi_hpc.store.provenance import Provenance, collect_provenance
+from lassi_hpc.store.reader import ResultsReader
+from lassi_hpc.store.schema import FORMAT, SCHEMA_VERSION, escape_name, unescape_name
+from lassi_hpc.store.tables import BaselineRow, as_columns
+from lassi_hpc.store.writer import ResultsWriter
+
+__all__ = [
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "BaselineRow",
+    "Provenance",
+    "ResultsReader",
+    "ResultsWriter",
+    "as_columns",
+    "collect_provenance",
+    "escape_name",
+    "unescape_name",
+]

@@ -1,0 +1,2 @@
+#pragma once
+double series_sum(long n, int repeats);

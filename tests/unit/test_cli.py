@@ -1,0 +1,64 @@
+"""The command line: `check` validates each config kind and fails clearly; commands have help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lassi_hpc.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_check_accepts_each_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [
+        REPO / "examples" / "campaigns" / "demo.toml",
+        REPO / "site_configs" / "local.toml",
+        REPO / "tests" / "data" / "apps" / "tiny" / "app.toml",
+    ]
+    assert main(["check", *map(str, files)]) == 0
+    out = capsys.readouterr().out
+    assert "valid campaign config" in out
+    assert "valid site config" in out
+    assert "valid app config" in out
+
+
+def test_check_rejects_a_typo_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[campaign]\nname = "x"\n\n[[apps]]\nnmae = "stencil2d"\n')
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lassi-hpc: error: ")
+    assert "apps[0].nmae" in err
+    assert "did you mean 'name'" in err
+
+
+def test_check_refuses_a_file_of_unknown_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text("[something]\nx = 1\n")
+    assert main(["check", str(other)]) == 2
+    assert "[campaign], [site] or [app]" in capsys.readouterr().err
+
+
+def test_baseline_reports_an_unknown_app_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('[campaign]\nname = "x"\n\n[[apps]]\nname = "no-such-app"\n')
+    assert main(["baseline", str(campaign)]) == 2
+    err = capsys.readouterr().err
+    assert "no app 'no-such-app'" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "env", "baseline"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: lassi-hpc" in capsys.readouterr().out

@@ -1,0 +1,151 @@
+"""Campaign and site configs: valid files load; every kind of mistake names file, key and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lassi_hpc.config import load_campaign, load_site
+from lassi_hpc.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+CAMPAIGN = """
+[campaign]
+name = "t"
+variants = ["omp"]
+results_dir = "out"
+
+[[apps]]
+name = "stencil2d"
+
+[[apps]]
+name = "nbody"
+variants = ["omp", "cuda"]
+
+[measure]
+repetitions = 5
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_bundled_configs_load() -> None:
+    campaign = load_campaign(REPO / "examples" / "campaigns" / "demo.toml")
+    site = load_site(REPO / "site_configs" / "local.toml")
+    assert campaign.name == "demo"
+    assert [name for name, _ in campaign.apps] == [
+        "stencil2d",
+        "histogram",
+        "stream-triad",
+        "nbody",
+    ]
+    assert campaign.results_dir == (REPO / "results").resolve()
+    assert site.partition_for("omp") is not None
+    assert site.partition_for("omp").name == "cpu"  # type: ignore[union-attr]
+
+
+def test_campaign_values_and_defaults(tmp_path: Path) -> None:
+    campaign = load_campaign(write(tmp_path, CAMPAIGN))
+    assert campaign.apps == (("stencil2d", ("omp",)), ("nbody", ("omp", "cuda")))
+    assert campaign.measure.repetitions == 5
+    assert campaign.measure.idle_s == 0.5  # default kept
+    assert campaign.results_dir == (tmp_path / "out").resolve()
+    assert campaign.results_file.name == "t.h5"
+    with pytest.raises(AttributeError):
+        campaign.name = "x"  # type: ignore[misc]  # frozen
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        # a typo: the key, the nearest valid key and the allowed keys are named
+        (
+            ("repetitions = 5", "repetitons = 5"),
+            ["measure.repetitons", "unknown key", "did you mean 'repetitions'", "must be one of"],
+        ),
+        # wrong type
+        (("repetitions = 5", 'repetitions = "5"'), ["measure.repetitions", "integer", "'5'"]),
+        # bool is not an int in TOML
+        (("repetitions = 5", "repetitions = true"), ["measure.repetitions", "integer"]),
+        # bad value
+        (("repetitions = 5", "repetitions = 0"), ["measure.repetitions", "must be > 0", "0"]),
+        # bad choice
+        (('name = "t"', 'name = "t"\nsuite = "spec"'), ["campaign.suite", "examples, hecbench"]),
+        # wrong element type inside an array
+        (('variants = ["omp"]', "variants = [1]"), ["campaign.variants[0]", "string"]),
+        # missing required key
+        (('name = "t"', ""), ["campaign.name", "required key is missing"]),
+        # duplicate app
+        (('name = "nbody"', 'name = "stencil2d"'), ["apps[1].name", "listed twice"]),
+    ],
+)
+def test_campaign_errors(tmp_path: Path, edit: tuple[str, str], fragments: list[str]) -> None:
+    path = write(tmp_path, CAMPAIGN.replace(*edit, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_campaign(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[campaign\nname = 1")
+    with pytest.raises(ConfigError, match=r"c\.toml.*not valid TOML.*line 1"):
+        load_campaign(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_campaign(tmp_path / "nope.toml")
+
+
+def test_hecbench_needs_a_path(tmp_path: Path) -> None:
+    path = write(tmp_path, CAMPAIGN.replace('name = "t"', 'name = "t"\nsuite = "hecbench"', 1))
+    with pytest.raises(ConfigError, match=r"campaign\.suite_path"):
+        load_campaign(path)
+
+
+SITE = (REPO / "site_configs" / "local.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        (('toolchain = "gcc-omp"', 'toolchain = "gcc"'), ["partitions[0].toolchain", "gcc-omp"]),
+        (('device = "cpu"', 'device = "tpu"'), ["partitions[0].device", "cpu, nvidia, amd"]),
+        (("workers = 1 ", "workers = -1 "), ["partitions[0].workers", "must be > 0"]),
+        (('scheduler = "local"', 'schedular = "local"'), ["site.schedular", "'scheduler'"]),
+        (('language = "omp"', 'language = "fortran"'), ["toolchains.gcc-omp.language", "cuda"]),
+        (
+            ('make_vars = { CC = "g++" }', "make_vars = { CC = 3 }"),
+            ["toolchains.gcc-omp.make_vars.CC", "string"],
+        ),
+        (
+            ('name = "cuda-compile"', 'name = "cpu"'),
+            ["partitions[1].name", "defined twice"],
+        ),
+    ],
+)
+def test_site_errors(tmp_path: Path, edit: tuple[str, str], fragments: list[str]) -> None:
+    assert edit[0] in SITE, edit[0]
+    path = write(tmp_path, SITE.replace(*edit, 1), "site.toml")
+    with pytest.raises(ConfigError) as caught:
+        load_site(path)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_site_limits_carry_the_sandbox_section() -> None:
+    site = load_site(REPO / "site_configs" / "local.toml")
+    limits = site.sandbox.limits(wall_s=7.0)
+    assert limits.wall_s == 7.0
+    assert limits.processes == site.sandbox.processes
+    assert limits.network is False

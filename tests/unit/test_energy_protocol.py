@@ -1,0 +1,349 @@
+"""The measurement protocol, driven by a FAKE device on a manual clock (exact, deterministic)."""
+
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+import threading
+import time
+
+import pytest
+
+from lassi_hpc.energy import ManualClock, measure_workload
+from lassi_hpc.energy.clock import SYSTEM_CLOCK
+from lassi_hpc.energy.estimate import EstimateBackend
+from lassi_hpc.energy.fake import FakeBackend, constant_power, square_wave
+from lassi_hpc.energy.fake_workload import FakeWorkload, fake_command_result
+from lassi_hpc.errors import MeasurementError
+from lassi_hpc.records import (
+    CommandResult,
+    DeviceIdentity,
+    EnergyMeasurement,
+    EnergyMethod,
+    FailureKind,
+)
+
+LOW_W, HIGH_W, HALF_PERIOD_S = 100.0, 300.0, 0.5
+
+
+def square_wave_energy_j(t_s: float) -> float:
+    """Closed-form integral of the LOW/HIGH square wave from 0 to t_s (independent of fake.py)."""
+    period_s = 2 * HALF_PERIOD_S
+    cycles = math.floor(t_s / period_s)
+    rest_s = t_s - cycles * period_s
+    in_cycle_j = (
+        LOW_W * rest_s
+        if rest_s <= HALF_PERIOD_S
+        else LOW_W * HALF_PERIOD_S + HIGH_W * (rest_s - HALF_PERIOD_S)
+    )
+    return cycles * (LOW_W + HIGH_W) * HALF_PERIOD_S + in_cycle_j
+
+
+def runs_by_repetition(
+    workload: FakeWorkload, measurement: EnergyMeasurement
+) -> list[list[CommandResult]]:
+    groups, position = [], 0
+    for repetition in measurement.repetitions:
+        groups.append(workload.results[position : position + repetition.runs_in_window])
+        position += repetition.runs_in_window
+    assert position == len(workload.results)
+    return groups
+
+
+def test_square_wave_energy_matches_the_analytic_integral() -> None:
+    clock = ManualClock()
+    device = FakeBackend(square_wave(LOW_W, HIGH_W, HALF_PERIOD_S), clock)
+    workload = FakeWorkload(clock, 0.37)
+    measurement = measure_workload(
+        workload, device, 4, 2.0, 0.0, random.Random(3), clock=clock, record_trace=False
+    )
+    assert measurement.method is EnergyMethod.COUNTER
+    assert "idle-not-subtracted" in measurement.flags
+    for repetition, runs in zip(
+        measurement.repetitions, runs_by_repetition(workload, measurement), strict=True
+    ):
+        assert repetition.runs_in_window == 6  # ceil(2.0 / 0.37)
+        start_s = runs[0].started_at_s - device.origin_s
+        end_s = runs[-1].ended_at_s - device.origin_s
+        expected_j = (square_wave_energy_j(end_s) - square_wave_energy_j(start_s)) / 6
+        assert repetition.energy_j == pytest.approx(expected_j, rel=5e-3)
+        assert repetition.energy_j == pytest.approx(expected_j, rel=1e-8)  # in fact exact
+        assert repetition.idle_power_w == 0.0
+    # The random start delays put the windows at different phases of the wave.
+    assert len({round(r.energy_j, 6) for r in measurement.repetitions}) > 1
+
+
+def test_square_wave_idle_power_is_the_mean_over_both_idle_windows() -> None:
+    clock = ManualClock()
+    device = FakeBackend(square_wave(LOW_W, HIGH_W, HALF_PERIOD_S), clock)
+    workload = FakeWorkload(clock, 0.37)
+    idle_s = 0.8
+    measurement = measure_workload(
+        workload, device, 3, 1.0, idle_s, random.Random(5), clock=clock, record_trace=False
+    )
+    for repetition, runs in zip(
+        measurement.repetitions, runs_by_repetition(workload, measurement), strict=True
+    ):
+        start_s = runs[0].started_at_s - device.origin_s
+        end_s = runs[-1].ended_at_s - device.origin_s
+        idle_j = (
+            square_wave_energy_j(start_s)
+            - square_wave_energy_j(start_s - idle_s)
+            + square_wave_energy_j(end_s + idle_s)
+            - square_wave_energy_j(end_s)
+        )
+        idle_w = idle_j / (2 * idle_s)
+        window_j = square_wave_energy_j(end_s) - square_wave_energy_j(start_s)
+        expected_j = (window_j - idle_w * (end_s - start_s)) / len(runs)
+        assert repetition.idle_power_w == pytest.approx(idle_w, rel=1e-8)
+        assert repetition.energy_j == pytest.approx(expected_j, rel=1e-6)
+        assert repetition.average_power_w == pytest.approx(window_j / (end_s - start_s), rel=1e-8)
+
+
+def test_idle_subtraction_is_exact_on_a_piecewise_constant_curve() -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(50.0), clock)
+    # 0.05 s of start-up at idle power before each 0.3 s run: gaps are inside the window and
+    # must cancel out with the idle subtraction.
+    workload = FakeWorkload(
+        clock, 0.3, device=device, busy_power_w=250.0, idle_power_w=50.0, gap_s=0.05
+    )
+    measurement = measure_workload(
+        workload, device, 3, 1.0, 0.5, random.Random(1), clock=clock, record_trace=False
+    )
+    assert measurement.flags == ("fake-device",)
+    for repetition in measurement.repetitions:
+        assert repetition.runs_in_window == 3  # runs end 0.35, 0.70, 1.05 s into the window
+        assert repetition.idle_power_w == pytest.approx(50.0, rel=1e-9)
+        assert repetition.energy_j == pytest.approx(200.0 * 0.3, rel=1e-8)
+        assert repetition.duration_s == pytest.approx(0.3, rel=1e-8)
+        # Average power is total power over the window: (3*0.3*250 + 3*0.05*50) J / 1.05 s.
+        assert repetition.average_power_w == pytest.approx(232.5 / 1.05, rel=1e-8)
+        assert repetition.trace is None
+    assert measurement.energy_j_mean == pytest.approx(60.0, rel=1e-8)
+    assert measurement.energy_j_sd == pytest.approx(0.0, abs=1e-6)
+    assert measurement.devices[0].is_fake
+
+
+@pytest.mark.parametrize(
+    ("min_window_s", "runs"), [(1.0, 4), (0.9, 3), (0.1, 1), (0.0, 1)], ids=str
+)
+def test_short_workloads_are_repeated_to_fill_the_window(min_window_s: float, runs: int) -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(30.0), clock)
+    workload = FakeWorkload(clock, 0.3, device=device, busy_power_w=130.0, idle_power_w=30.0)
+    measurement = measure_workload(
+        workload, device, 2, min_window_s, 0.2, random.Random(2), clock=clock, record_trace=False
+    )
+    assert len(workload.results) == 2 * runs
+    for repetition in measurement.repetitions:
+        assert repetition.runs_in_window == runs
+        assert repetition.energy_j == pytest.approx(100.0 * 0.3, rel=1e-8)  # per run
+        assert repetition.duration_s == pytest.approx(0.3, rel=1e-8)
+
+
+def test_start_delays_are_drawn_from_the_rng_once_per_repetition() -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(10.0), clock)
+    workload = FakeWorkload(clock, 0.1)
+    measure_workload(
+        workload, device, 3, 0.0, 0.25, random.Random(11), 0.5, clock=clock, record_trace=False
+    )
+    draws = random.Random(11)
+    expected_delays_s = [draws.uniform(0.0, 0.5) for _ in range(3)]
+    assert len(set(expected_delays_s)) == 3
+    for delay_s in expected_delays_s:
+        assert delay_s in clock.sleeps_s
+    assert clock.sleeps_s.count(0.25) == 2 * 3  # an idle window before and after each repetition
+
+
+def test_a_failing_run_raises_measurement_error_naming_the_failure() -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(10.0), clock)
+    workload = FakeWorkload(clock, 0.3, fail_on_run=2)
+    with pytest.raises(MeasurementError) as caught:
+        measure_workload(
+            workload, device, 3, 1.0, 0.1, random.Random(0), clock=clock, record_trace=False
+        )
+    message = str(caught.value)
+    assert "run 2 of repetition 1 failed (exit-code)" in message
+    assert "exited with status 1" in message
+    assert "fake-workload" in message
+    assert len(workload.results) == 2  # stopped at the failure
+
+
+def test_a_failure_while_sampling_stops_the_sampler_thread() -> None:
+    device = FakeBackend(constant_power(10.0), SYSTEM_CLOCK, has_counter=False)
+    workload = FakeWorkload(SYSTEM_CLOCK, 0.01, fail_on_run=1)
+    with pytest.raises(MeasurementError, match="run 1 of repetition 1 failed"):
+        measure_workload(workload, device, 2, 0.0, 0.0, random.Random(0), 0.0)
+    assert not [t for t in threading.enumerate() if t.name == "lassi-power-sampler"]
+
+
+def test_estimate_is_labelled_and_is_cpu_time_times_watts_per_core() -> None:
+    clock = ManualClock()
+    backend = EstimateBackend(busy_core_power_w=12.5)
+    workload = FakeWorkload(clock, 0.2, cpu_s=0.8)
+    measurement = measure_workload(workload, backend, 3, 0.5, 2.0, random.Random(0), clock=clock)
+    assert measurement.method is EnergyMethod.ESTIMATE
+    assert measurement.is_estimate
+    assert measurement.flags[0] == "estimate"
+    assert measurement.backend == "estimate"
+    assert measurement.devices[0].backend == "estimate"
+    assert measurement.energy_j_mean == pytest.approx(0.8 * 12.5)
+    for repetition in measurement.repetitions:
+        assert repetition.runs_in_window == 3
+        assert repetition.energy_j == pytest.approx(10.0)
+        assert repetition.idle_power_w == 0.0
+        assert repetition.average_power_w == pytest.approx(3 * 10.0 / 0.6)
+    # Nothing to wait for without a sensor: no start delay, no idle windows, only the workload.
+    assert 2.0 not in clock.sleeps_s
+    assert sum(clock.sleeps_s) == pytest.approx(9 * 0.2)
+
+
+def test_estimate_method_without_an_estimator_is_refused() -> None:
+    class Pretender:
+        name = "pretender"
+        method = EnergyMethod.ESTIMATE
+
+        def devices(self) -> tuple[DeviceIdentity, ...]:
+            return ()
+
+        def read_energy_j(self) -> float | None:
+            return None
+
+        def read_power_w(self) -> float | None:
+            return None
+
+        def close(self) -> None:
+            pass
+
+    clock = ManualClock()
+    with pytest.raises(MeasurementError, match="cannot estimate"):
+        measure_workload(FakeWorkload(clock, 0.1), Pretender(), 1, 0.0, 0.0, random.Random(0))
+
+
+def test_sampled_power_path_integrates_samples_and_keeps_a_trace() -> None:
+    # Constant power makes the integral exact however the sampler thread is scheduled.
+    device = FakeBackend(constant_power(120.0), SYSTEM_CLOCK, has_counter=False)
+    workload = FakeWorkload(SYSTEM_CLOCK, 0.02)
+    measurement = measure_workload(
+        workload, device, 2, 0.05, 0.03, random.Random(4), 0.01, power_sample_period_s=0.005
+    )
+    assert measurement.method is EnergyMethod.SAMPLED_POWER
+    for repetition in measurement.repetitions:
+        assert repetition.average_power_w == pytest.approx(120.0, rel=1e-9)
+        assert repetition.idle_power_w == pytest.approx(120.0, rel=1e-9)
+        assert repetition.energy_j == pytest.approx(0.0, abs=1e-6)
+        trace = repetition.trace
+        assert trace is not None
+        assert set(trace.power_w) == {120.0}
+        assert list(trace.time_s) == sorted(trace.time_s)
+        assert trace.time_s[0] < 0 < trace.time_s[-1]  # covers idle before and after
+
+
+def test_a_real_process_on_a_counter_device() -> None:
+    def run_sleep() -> CommandResult:
+        started_at_s = time.time()
+        completed = subprocess.run(["sleep", "0.05"], check=False)
+        ended_at_s = time.time()
+        failed = completed.returncode != 0
+        return fake_command_result(
+            started_at_s,
+            ended_at_s,
+            failure=FailureKind.EXIT_CODE if failed else None,
+            argv=("sleep", "0.05"),
+        )
+
+    device = FakeBackend(constant_power(80.0), SYSTEM_CLOCK)
+    measurement = measure_workload(run_sleep, device, 2, 0.12, 0.0, random.Random(0), 0.01)
+    assert measurement.method is EnergyMethod.COUNTER
+    for repetition in measurement.repetitions:
+        assert repetition.runs_in_window >= 1
+        assert repetition.duration_s >= 0.05
+        # Exact up to the pairing of counter reads with clock reads (microseconds, unless the
+        # sampler thread holds the GIL at that moment): 10% is a bound, not a timing claim.
+        assert repetition.average_power_w == pytest.approx(80.0, rel=0.1)
+        # The counter window contains every run and no idle is subtracted, so per-run energy
+        # covers at least a run's own duration at 80 W.
+        assert repetition.energy_j >= 80.0 * repetition.duration_s * (1 - 1e-9)
+        assert repetition.trace is not None  # the device also reads power
+
+
+@pytest.mark.parametrize(
+    ("repetitions", "flag"), [(1, "single-repetition"), (2, "fake-device")], ids=str
+)
+def test_flags(repetitions: int, flag: str) -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(10.0), clock)
+    workload = FakeWorkload(clock, 0.1, device=device, busy_power_w=20.0, idle_power_w=10.0)
+    measurement = measure_workload(
+        workload, device, repetitions, 0.0, 0.1, random.Random(0), clock=clock, record_trace=False
+    )
+    assert flag in measurement.flags
+    assert "estimate" not in measurement.flags
+
+
+def test_energy_below_idle_is_kept_and_flagged() -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(10.0), clock)
+    workload = FakeWorkload(clock, 0.2, device=device, busy_power_w=4.0, idle_power_w=10.0)
+    measurement = measure_workload(
+        workload, device, 2, 0.0, 0.5, random.Random(0), clock=clock, record_trace=False
+    )
+    assert measurement.energy_j_mean == pytest.approx(-6.0 * 0.2, rel=1e-8)  # not clipped
+    assert "energy<=idle" in measurement.flags
+
+
+def test_window_cut_at_the_run_cap_is_flagged() -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(10.0), clock)
+    workload = FakeWorkload(clock, 0.1, device=device, busy_power_w=20.0, idle_power_w=10.0)
+    measurement = measure_workload(
+        workload,
+        device,
+        1,
+        10.0,
+        0.1,
+        random.Random(0),
+        clock=clock,
+        record_trace=False,
+        max_runs_per_window=3,
+    )
+    assert measurement.repetitions[0].runs_in_window == 3
+    assert measurement.repetitions[0].energy_j == pytest.approx(1.0, rel=1e-8)
+    assert "window-short" in measurement.flags
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"repetitions": 0},
+        {"min_window_s": -1.0},
+        {"idle_s": math.nan},
+        {"max_start_delay_s": -0.1},
+    ],
+    ids=str,
+)
+def test_bad_arguments_are_rejected(bad: dict[str, float]) -> None:
+    clock = ManualClock()
+    arguments: dict[str, float] = {
+        "repetitions": 1,
+        "min_window_s": 0.0,
+        "idle_s": 0.0,
+        "max_start_delay_s": 0.0,
+    }
+    arguments.update(bad)
+    device = FakeBackend(constant_power(10.0), clock)
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        measure_workload(
+            FakeWorkload(clock, 0.1),
+            device,
+            int(arguments["repetitions"]),
+            arguments["min_window_s"],
+            arguments["idle_s"],
+            random.Random(0),
+            arguments["max_start_delay_s"],
+            clock=clock,
+        )
