@@ -9,13 +9,11 @@ rules, with examples, are in docs/oracle.md; `lassi_hpc.stages.verify` turns a `
 from __future__ import annotations
 
 import functools
-import importlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
 from operator import ne
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -145,101 +143,32 @@ def within_tolerance(
 # Line patterns (masks and self-check lines)
 
 
-@dataclass(frozen=True)
-class _LinePattern:
-    """One regex matched against single lines (re.search semantics per line).
-
-    `literal` is a string every match must contain ("" when none is known), used to pick the few
-    lines worth searching: one fast substring scan over the whole output instead of one regex search
-    per line, which is what makes masking a few MB of output cheap.
-    """
-
-    compiled: re.Pattern[str]
-    literal: str
-    ignore_case: bool
-
-
-def _required_literal(compiled: re.Pattern[str]) -> str:
-    """The longest run of plain characters at the top level of the pattern; "" if unknown."""
-    try:
-        # re's own parser is private; if it moves or changes, we only lose the speed-up.
-        parser: Any = importlib.import_module("re._parser")
-        constants: Any = importlib.import_module("re._constants")
-        items = parser.parse(compiled.pattern, compiled.flags).data
-        best = run = ""
-        for op, argument in items:
-            run = run + chr(argument) if op is constants.LITERAL else ""
-            best = max(best, run, key=len)
-    except Exception:
-        return ""
-    # A match never spans lines, so a literal with a line break could not be found inside one line.
-    return "" if "\n" in best else best
-
-
 @functools.lru_cache(maxsize=256)
-def _line_pattern(pattern: str, what: str) -> _LinePattern:
+def _compile_line_pattern(pattern: str, what: str) -> re.Pattern[str]:
     try:
-        compiled = re.compile(pattern)
+        return re.compile(pattern)
     except re.error as error:
         raise AppError(
             f"oracle {what} {pattern!r} is not a valid regular expression: {error}"
         ) from None
-    ignore_case = bool(compiled.flags & re.IGNORECASE)
-    return _LinePattern(compiled, _required_literal(compiled), ignore_case)
 
 
 def compile_line_patterns(patterns: Sequence[str], what: str) -> None:
     """Check that every pattern compiles; raise `AppError` naming the bad one (`what`: its role)."""
     for pattern in patterns:
-        _line_pattern(pattern, what)
+        _compile_line_pattern(pattern, what)
 
 
-class LineSearch:
-    """Searches a list of lines with line patterns; the joined text is built once and reused."""
+def matching_lines(lines: Sequence[str], pattern: str, what: str) -> set[int]:
+    """Indices of the lines that `pattern` matches somewhere (re.search on each line)."""
+    search = _compile_line_pattern(pattern, what).search
+    return {index for index, line in enumerate(lines) if search(line)}
 
-    def __init__(self, lines: Sequence[str]) -> None:
-        self.lines = lines
-        self._joined: str | None = None
-        self._lowered: str | None = None
-        self._starts: NDArray[np.int64] | None = None
 
-    def _index(self) -> tuple[str, NDArray[np.int64]]:
-        """The lines joined by newlines, and where each line starts in that text."""
-        if self._joined is None or self._starts is None:
-            self._joined = "\n".join(self.lines)
-            lengths = np.fromiter(map(len, self.lines), dtype=np.int64, count=len(self.lines))
-            self._starts = np.zeros(len(self.lines), dtype=np.int64)
-            np.cumsum(lengths[:-1] + 1, out=self._starts[1:])
-        return self._joined, self._starts
-
-    def _candidates(self, pattern: _LinePattern) -> list[int] | range:
-        """Indices, in order, of the lines that can match: those containing the literal."""
-        if not pattern.literal or not self.lines:
-            return range(len(self.lines))
-        haystack, starts = self._index()
-        needle = pattern.literal
-        if pattern.ignore_case:
-            # str.lower() equals re's case folding only for ASCII, and only there keeps offsets.
-            if not (haystack.isascii() and needle.isascii()):
-                return range(len(self.lines))
-            if self._lowered is None:
-                self._lowered = haystack.lower()
-            haystack, needle = self._lowered, needle.lower()
-        positions = [m.start() for m in re.finditer(re.escape(needle), haystack)]
-        indices = np.searchsorted(starts, positions, side="right") - 1
-        return sorted({int(i) for i in indices})
-
-    def matching(self, pattern: str, what: str) -> set[int]:
-        """Indices of the lines that `pattern` matches somewhere."""
-        compiled = _line_pattern(pattern, what)
-        search = compiled.compiled.search
-        return {i for i in self._candidates(compiled) if search(self.lines[i])}
-
-    def first_matching(self, pattern: str, what: str) -> int | None:
-        """Index of the first line that `pattern` matches, or None."""
-        compiled = _line_pattern(pattern, what)
-        search = compiled.compiled.search
-        return next((i for i in self._candidates(compiled) if search(self.lines[i])), None)
+def first_matching_line(lines: Sequence[str], pattern: str, what: str) -> int | None:
+    """Index of the first line that `pattern` matches somewhere, or None."""
+    search = _compile_line_pattern(pattern, what).search
+    return next((index for index, line in enumerate(lines) if search(line)), None)
 
 
 def stripped_lines(text: str) -> tuple[list[int], list[str]]:
@@ -251,10 +180,9 @@ def stripped_lines(text: str) -> tuple[list[int], list[str]]:
 def keep_lines(text: str, mask: Sequence[str]) -> KeptLines:
     """The lines of `text` that are compared: not blank and matching no `mask` regex."""
     numbers, raw = stripped_lines(text)
-    search = LineSearch(raw)
     dropped: set[int] = set()
     for pattern in mask:
-        dropped |= search.matching(pattern, "mask pattern")
+        dropped |= matching_lines(raw, pattern, "mask pattern")
     if dropped:
         numbers = [n for i, n in enumerate(numbers) if i not in dropped]
         raw = [line for i, line in enumerate(raw) if i not in dropped]

@@ -19,12 +19,12 @@ from lassi_hpc.records import CommandResult, OutputFile, RunResult, Verdict
 from lassi_hpc.stages.compare_numbers import (
     NUMBER_RE,
     Comparison,
-    LineSearch,
     Roles,
     Tolerance,
     compare_arrays,
     compare_text,
     compile_line_patterns,
+    first_matching_line,
     keep_lines,
     quote_line,
     stripped_lines,
@@ -289,7 +289,6 @@ def read_self_check(command: CommandResult, oracle: OracleSpec) -> tuple[bool | 
     out_numbers, out_lines = stripped_lines(command.stdout)
     err_numbers, err_lines = stripped_lines(command.stderr)
     lines = out_lines + err_lines
-    search = LineSearch(lines)
 
     def where(index: int) -> str:
         if index < len(out_lines):
@@ -297,14 +296,14 @@ def read_self_check(command: CommandResult, oracle: OracleSpec) -> tuple[bool | 
         return f"stderr line {err_numbers[index - len(out_lines)]}"
 
     if oracle.self_check_fail:
-        index = search.first_matching(oracle.self_check_fail, "self-check pattern")
+        index = first_matching_line(lines, oracle.self_check_fail, "self-check pattern")
         if index is not None:
             return False, (
                 f"the app's own check failed: {where(index)} {quote_line(lines[index])} "
                 f"matches self_check_fail {oracle.self_check_fail!r}"
             )
     if oracle.self_check_pass:
-        if search.first_matching(oracle.self_check_pass, "self-check pattern") is None:
+        if first_matching_line(lines, oracle.self_check_pass, "self-check pattern") is None:
             return False, (
                 f"the app did not report its own success: no line of stdout or stderr matches "
                 f"self_check_pass {oracle.self_check_pass!r}"
