@@ -122,12 +122,24 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def configure_logging(verbose: bool) -> None:
+    """Warnings (or everything with -v) on stderr.
+
+    The level sits on the handler, not only on the root logger: Parsl sets its own loggers to DEBUG
+    and they propagate, so a root-level threshold alone would let its chatter through. Parsl's
+    full log still goes to parsl.log in the campaign's run directory.
+    """
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose)
     try:
         code: int = args.handler(args)
     except LassiError as error:

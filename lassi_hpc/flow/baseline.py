@@ -84,6 +84,18 @@ def describe(record: BaselineRecord) -> str:
     )
 
 
+def summarize(records: Sequence[BaselineRecord]) -> str:
+    """One closing line: how many passed, and how the energy figures were obtained."""
+    ok = sum(r.status is StageStatus.OK for r in records)
+    text = f"{ok} of {len(records)} app variants profiled ok"
+    methods = sorted({r.measurement.method.value for r in records if r.measurement is not None})
+    if methods:
+        text += f"; energy by {', '.join(methods)}"
+    if any(r.measurement is not None and r.measurement.is_estimate for r in records):
+        text += " (ESTIMATES, not measurements: no energy meter was found on the partition)"
+    return text
+
+
 def _driver_devices(site: SiteConfig) -> list[DeviceIdentity]:
     devices: list[DeviceIdentity] = []
     for partition in site.partitions:
@@ -116,7 +128,8 @@ def run_baseline(
             f"-> {results_file}"
         )
         if todo:
-            errors = _execute(todo, site, results_file.parent / "parsl", writer, progress)
+            records, errors = _execute(todo, site, results_file.parent / "parsl", writer, progress)
+            progress.message(summarize(records))
             if errors:
                 raise BaselineIncompleteError(
                     f"{len(errors)} task(s) failed inside the harness (run again to retry):\n  "
@@ -131,7 +144,8 @@ def _execute(
     run_dir: Path,
     writer: ResultsWriter,
     progress: Progress,
-) -> list[str]:
+) -> tuple[list[BaselineRecord], list[str]]:
+    records: list[BaselineRecord] = []
     errors: list[str] = []
     used = {task.partition.name for task in tasks}
     with parsl.load(parsl_config(site, run_dir, used)):
@@ -150,5 +164,6 @@ def _execute(
                 progress.advance(f"{name}: harness error: {error}")
                 continue
             writer.write_baseline(record)
+            records.append(record)
             progress.advance(describe(record))
-    return errors
+    return records, errors
