@@ -24,13 +24,16 @@ double histogram_run(int n, int nbins, const uint32_t* keys, const float* values
   float* d_values;
   unsigned* d_hist;
   double* d_sum;
-  CUDA_CHECK(cudaMalloc(&d_keys, static_cast<size_t>(n) * sizeof(uint32_t)));
-  CUDA_CHECK(cudaMalloc(&d_values, static_cast<size_t>(n) * sizeof(float)));
-  CUDA_CHECK(cudaMalloc(&d_hist, static_cast<size_t>(nbins) * sizeof(unsigned)));
+  const size_t key_bytes = static_cast<size_t>(n) * sizeof(uint32_t);
+  const size_t value_bytes = static_cast<size_t>(n) * sizeof(float);
+  const size_t hist_bytes = static_cast<size_t>(nbins) * sizeof(unsigned);
+  CUDA_CHECK(cudaMalloc(&d_keys, key_bytes));
+  CUDA_CHECK(cudaMalloc(&d_values, value_bytes));
+  CUDA_CHECK(cudaMalloc(&d_hist, hist_bytes));
   CUDA_CHECK(cudaMalloc(&d_sum, sizeof(double)));
-  CUDA_CHECK(cudaMemcpy(d_keys, keys, static_cast<size_t>(n) * sizeof(uint32_t), cudaMemcpyHostToDevice));
-  CUDA_CHECK(cudaMemcpy(d_values, values, static_cast<size_t>(n) * sizeof(float), cudaMemcpyHostToDevice));
-  CUDA_CHECK(cudaMemcpy(d_hist, hist, static_cast<size_t>(nbins) * sizeof(unsigned), cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(d_keys, keys, key_bytes, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(d_values, values, value_bytes, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(d_hist, hist, hist_bytes, cudaMemcpyHostToDevice));
   CUDA_CHECK(cudaMemcpy(d_sum, &sum, sizeof(double), cudaMemcpyHostToDevice));
 
   const int block = 256;
@@ -40,7 +43,7 @@ double histogram_run(int n, int nbins, const uint32_t* keys, const float* values
   sum_values<<<grid, block>>>(n, d_values, d_sum);
   CUDA_CHECK(cudaGetLastError());
 
-  CUDA_CHECK(cudaMemcpy(hist, d_hist, static_cast<size_t>(nbins) * sizeof(unsigned), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(hist, d_hist, hist_bytes, cudaMemcpyDeviceToHost));
   CUDA_CHECK(cudaMemcpy(&sum, d_sum, sizeof(double), cudaMemcpyDeviceToHost));
   CUDA_CHECK(cudaFree(d_keys));
   CUDA_CHECK(cudaFree(d_values));

@@ -24,13 +24,16 @@ double histogram_run(int n, int nbins, const uint32_t* keys, const float* values
   float* d_values;
   unsigned* d_hist;
   double* d_sum;
-  HIP_CHECK(hipMalloc(&d_keys, static_cast<size_t>(n) * sizeof(uint32_t)));
-  HIP_CHECK(hipMalloc(&d_values, static_cast<size_t>(n) * sizeof(float)));
-  HIP_CHECK(hipMalloc(&d_hist, static_cast<size_t>(nbins) * sizeof(unsigned)));
+  const size_t key_bytes = static_cast<size_t>(n) * sizeof(uint32_t);
+  const size_t value_bytes = static_cast<size_t>(n) * sizeof(float);
+  const size_t hist_bytes = static_cast<size_t>(nbins) * sizeof(unsigned);
+  HIP_CHECK(hipMalloc(&d_keys, key_bytes));
+  HIP_CHECK(hipMalloc(&d_values, value_bytes));
+  HIP_CHECK(hipMalloc(&d_hist, hist_bytes));
   HIP_CHECK(hipMalloc(&d_sum, sizeof(double)));
-  HIP_CHECK(hipMemcpy(d_keys, keys, static_cast<size_t>(n) * sizeof(uint32_t), hipMemcpyHostToDevice));
-  HIP_CHECK(hipMemcpy(d_values, values, static_cast<size_t>(n) * sizeof(float), hipMemcpyHostToDevice));
-  HIP_CHECK(hipMemcpy(d_hist, hist, static_cast<size_t>(nbins) * sizeof(unsigned), hipMemcpyHostToDevice));
+  HIP_CHECK(hipMemcpy(d_keys, keys, key_bytes, hipMemcpyHostToDevice));
+  HIP_CHECK(hipMemcpy(d_values, values, value_bytes, hipMemcpyHostToDevice));
+  HIP_CHECK(hipMemcpy(d_hist, hist, hist_bytes, hipMemcpyHostToDevice));
   HIP_CHECK(hipMemcpy(d_sum, &sum, sizeof(double), hipMemcpyHostToDevice));
 
   const int block = 256;
@@ -40,7 +43,7 @@ double histogram_run(int n, int nbins, const uint32_t* keys, const float* values
   sum_values<<<grid, block>>>(n, d_values, d_sum);
   HIP_CHECK(hipGetLastError());
 
-  HIP_CHECK(hipMemcpy(hist, d_hist, static_cast<size_t>(nbins) * sizeof(unsigned), hipMemcpyDeviceToHost));
+  HIP_CHECK(hipMemcpy(hist, d_hist, hist_bytes, hipMemcpyDeviceToHost));
   HIP_CHECK(hipMemcpy(&sum, d_sum, sizeof(double), hipMemcpyDeviceToHost));
   HIP_CHECK(hipFree(d_keys));
   HIP_CHECK(hipFree(d_values));

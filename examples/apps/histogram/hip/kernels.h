@@ -8,12 +8,12 @@
 #include <hip/hip_runtime.h>
 
 // Aborts the program (exit code 1) on a failed HIP runtime call.
-#define HIP_CHECK(call)                                                                        \
+#define HIP_CHECK(call)                                                                         \
   do {                                                                                          \
-    const hipError_t err_ = (call);                                                            \
-    if (err_ != hipSuccess) {                                                                  \
+    const hipError_t err_ = (call);                                                             \
+    if (err_ != hipSuccess) {                                                                   \
       std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,                 \
-                   hipGetErrorString(err_));                                                   \
+                   hipGetErrorString(err_));                                                    \
       std::exit(1);                                                                             \
     }                                                                                           \
   } while (0)

@@ -25,7 +25,8 @@ constexpr int kSamples = 16;           // bins printed on stdout
 constexpr double kSumRelTol = 1e-6;    // the sum may be accumulated in any order
 
 void usage(const char* prog) {
-  std::fprintf(stderr, "usage: %s <nkeys: 1..1000000000> <nbins: 1..1048576> <seed: 0..4294967295>\n",
+  std::fprintf(stderr,
+               "usage: %s <nkeys: 1..1000000000> <nbins: 1..1048576> <seed: 0..4294967295>\n",
                prog);
 }
 
@@ -53,7 +54,8 @@ struct Lcg {
 int main(int argc, char** argv) {
   long n_arg = 0, bins_arg = 0, seed_arg = 0;
   if (argc != 4 || !parse_long(argv[1], 1, 1000000000L, &n_arg) ||
-      !parse_long(argv[2], 1, 1048576L, &bins_arg) || !parse_long(argv[3], 0, 4294967295L, &seed_arg)) {
+      !parse_long(argv[2], 1, 1048576L, &bins_arg) ||
+      !parse_long(argv[3], 0, 4294967295L, &seed_arg)) {
     usage(argv[0]);
     return 2;
   }

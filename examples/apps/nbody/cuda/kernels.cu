@@ -4,7 +4,8 @@
 
 #include "kernels.h"
 
-__global__ void compute_accel(int n, float softening, const float* mass, const float* pos, float* acc) {
+__global__ void compute_accel(int n, float softening, const float* mass, const float* pos,
+                              float* acc) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   float ax = 0.0f, ay = 0.0f, az = 0.0f;
@@ -33,7 +34,8 @@ __global__ void integrate(int n, float dt, const float* acc, float* pos, float* 
   }
 }
 
-void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos, float* vel) {
+void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos,
+               float* vel) {
   const size_t bytes = static_cast<size_t>(n) * sizeof(float);
   float *d_mass, *d_pos, *d_vel, *d_acc;
   CUDA_CHECK(cudaMalloc(&d_mass, bytes));

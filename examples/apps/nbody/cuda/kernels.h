@@ -22,4 +22,5 @@
 //   v_i += a_i dt;  x_i += v_i dt   (all accelerations from the positions at the start of the step)
 // pos and vel hold x, y, z per body (3 * n floats each): the starting state, and the final state on
 // return. mass holds n floats.
-void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos, float* vel);
+void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos,
+               float* vel);

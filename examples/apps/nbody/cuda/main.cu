@@ -160,7 +160,8 @@ int main(int argc, char** argv) {
             dke > kMinKineticChange * before.kinetic && de <= kEnergyTol * dke;
   if (!ok) {
     std::fprintf(stderr,
-                 "momentum change %g (scale %g), kinetic energy change %g (of %g), energy change %g\n",
+                 "momentum change %g (scale %g), kinetic energy change %g (of %g), "
+                 "energy change %g\n",
                  dp, before.abs_momentum, dke, before.kinetic, de);
   }
   std::printf("%s\n", ok ? "PASS" : "FAIL");

@@ -7,12 +7,12 @@
 #include <hip/hip_runtime.h>
 
 // Aborts the program (exit code 1) on a failed HIP runtime call.
-#define HIP_CHECK(call)                                                                        \
+#define HIP_CHECK(call)                                                                         \
   do {                                                                                          \
-    const hipError_t err_ = (call);                                                            \
-    if (err_ != hipSuccess) {                                                                  \
+    const hipError_t err_ = (call);                                                             \
+    if (err_ != hipSuccess) {                                                                   \
       std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,                 \
-                   hipGetErrorString(err_));                                                   \
+                   hipGetErrorString(err_));                                                    \
       std::exit(1);                                                                             \
     }                                                                                           \
   } while (0)
@@ -22,4 +22,5 @@
 //   v_i += a_i dt;  x_i += v_i dt   (all accelerations from the positions at the start of the step)
 // pos and vel hold x, y, z per body (3 * n floats each): the starting state, and the final state on
 // return. mass holds n floats.
-void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos, float* vel);
+void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos,
+               float* vel);

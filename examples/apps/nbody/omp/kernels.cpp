@@ -5,7 +5,8 @@
 
 #include "kernels.h"
 
-void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos, float* vel) {
+void nbody_run(int n, int steps, float dt, float softening, const float* mass, float* pos,
+               float* vel) {
   float* acc = static_cast<float*>(std::malloc(3 * static_cast<size_t>(n) * sizeof(float)));
 
 #pragma omp target data map(to : mass[0:n]) map(tofrom : pos[0:3 * n], vel[0:3 * n]) \

@@ -122,8 +122,9 @@ int main(int argc, char** argv) {
       ec = ea + eb;
       ea = eb + kScalar * ec;
     }
-    const double err = std::max({std::fabs(a[i] - ea) / std::fabs(ea), std::fabs(b[i] - eb) / std::fabs(eb),
-                                 std::fabs(c[i] - ec) / std::fabs(ec)});
+    const double err =
+        std::max({std::fabs(a[i] - ea) / std::fabs(ea), std::fabs(b[i] - eb) / std::fabs(eb),
+                  std::fabs(c[i] - ec) / std::fabs(ec)});
     if (!(err <= kCheckRelTol)) {
       std::fprintf(stderr, "element %d differs from the host replay (relative error %g)\n", i, err);
       ok = false;
