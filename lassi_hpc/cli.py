@@ -101,9 +101,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser(
-        "check", help="validate campaign, site or app configs", description=cmd_check.__doc__
-    )
+    check = commands.add_parser("check", help="validate campaign, site or app configs")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(handler=cmd_check)
 

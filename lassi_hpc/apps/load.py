@@ -100,8 +100,6 @@ def _check_regex(file: str, key: str, pattern: str) -> None:
 
 def _check_variant(app_dir: Path, file: str, name: str, variant: VariantSpec) -> None:
     key = f"variants.{name}"
-    if variant.language != name and name not in ("cuda", "hip", "omp"):
-        pass  # free-form variant names are allowed; the language decides the toolchain
     if not variant.sources:
         raise ConfigError(file, f"{key}.sources", "must list at least one file")
     for index, editable in enumerate(variant.editable):

@@ -16,7 +16,7 @@ from lassi_hpc.apps.manifest import AppManifest
 from lassi_hpc.config.campaign import MeasureSection
 from lassi_hpc.config.site import Partition, SandboxSection, Toolchain
 from lassi_hpc.energy import detect_backend, measure_workload
-from lassi_hpc.errors import LassiError, MeasurementError
+from lassi_hpc.errors import LassiError
 from lassi_hpc.records import (
     BaselineRecord,
     BuildResult,
@@ -149,7 +149,7 @@ def _measure(
             )
         finally:
             backend.close()
-    except (MeasurementError, LassiError) as error:
+    except LassiError as error:  # MeasurementError, or a backend that cannot open
         return _record(
             task, build, StageStatus.MEASURE_FAILED, str(error), runs=runs, verdicts=verdicts
         )
