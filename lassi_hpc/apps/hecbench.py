@@ -29,7 +29,7 @@ CODE_SUFFIXES = (".cu", ".cuh", ".cpp", ".cc", ".c", ".h", ".hpp", ".hip")
 SKIPPED_NAMES = ("main", "a.out")
 SKIPPED_SUFFIXES = (".o", ".so", ".a", ".bin", ".dat", ".gz", ".zip")
 
-_RUN_LINE = re.compile(r"\./\$\(program\)(?P<args>.*)$|\./main\b(?P<args2>.*)$")
+_RUN_LINE = re.compile(r"\./(?:\$\(program\)|main\b)(?P<args>.*)$")
 
 
 def variant_dir(suite_root: Path, app: str, variant: str) -> Path:
@@ -37,7 +37,7 @@ def variant_dir(suite_root: Path, app: str, variant: str) -> Path:
 
 
 def make_run_args(makefile: Path) -> tuple[str, ...]:
-    """The arguments the Makefile's `run` target passes to the program ('' if it passes none)."""
+    """The arguments the Makefile's `run` target passes to the program (empty if none)."""
     lines = makefile.read_text(encoding="utf-8", errors="replace").splitlines()
     in_run = False
     for line in lines:
@@ -47,7 +47,7 @@ def make_run_args(makefile: Path) -> tuple[str, ...]:
         if in_run and line.startswith("\t"):
             match = _RUN_LINE.search(line.strip())
             if match:
-                return tuple(shlex.split(match.group("args") or match.group("args2") or ""))
+                return tuple(shlex.split(match.group("args")))
         elif in_run and line.strip() and not line.startswith("\t"):
             break
     raise AppError(f"{makefile}: no `run` target that runs ./$(program) or ./main")

@@ -92,7 +92,7 @@ def summarize(records: Sequence[BaselineRecord]) -> str:
     if methods:
         text += f"; energy by {', '.join(methods)}"
     if any(r.measurement is not None and r.measurement.is_estimate for r in records):
-        text += " (ESTIMATES, not measurements: no energy meter was found on the partition)"
+        text += " (ESTIMATES from CPU time, not measurements)"
     return text
 
 
