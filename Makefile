@@ -10,7 +10,8 @@ CAMPAIGN ?= examples/campaigns/demo.toml
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# llm-local builds llama-cpp-python from source the first time (minutes; pip caches it).
+	$(BIN)/python -m pip install --quiet -e '.[dev,llm-local]'
 	touch $@
 
 system-deps:
@@ -19,7 +20,8 @@ system-deps:
 setup: system-deps $(VENV)/.installed
 
 demo: setup
-	$(BIN)/lassi-hpc baseline $(CAMPAIGN) --site $(SITE)
+	$(BIN)/lassi-hpc run $(CAMPAIGN) --site $(SITE)
+	$(BIN)/lassi-hpc status $(dir $(CAMPAIGN))../../results/demo
 
 lint: setup
 	$(BIN)/ruff check .

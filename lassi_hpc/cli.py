@@ -1,4 +1,4 @@
-"""`lassi-hpc` command line: check | env | baseline.
+"""`lassi-hpc` command line: run | status | baseline | check | env.
 
 Errors that lassi_hpc raises on purpose (LassiError) print as one clear message and exit 2; anything
 else is a bug and keeps its traceback.
@@ -92,6 +92,23 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from lassi_hpc.flow.campaign import run_campaign
+
+    campaign = load_campaign(args.campaign)
+    site = load_site(args.site)
+    results = run_campaign(campaign, site)
+    print(results)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from lassi_hpc.flow.status_view import describe_campaign
+
+    print(describe_campaign(args.results))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="lassi-hpc",
@@ -100,6 +117,22 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"lassi_hpc {__version__}")
     top.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run (or resume) a campaign: baselines, then k LLM refactoring trials per app",
+    )
+    run.add_argument("campaign", type=Path, metavar="CAMPAIGN")
+    run.add_argument(
+        "--site", type=Path, default=DEFAULT_SITE, help=f"site config (default: {DEFAULT_SITE})"
+    )
+    run.set_defaults(handler=cmd_run)
+
+    status = commands.add_parser("status", help="show where a running or finished campaign stands")
+    status.add_argument(
+        "results", type=Path, metavar="RESULTS", help="the campaign's .h5 file or its directory"
+    )
+    status.set_defaults(handler=cmd_status)
 
     check = commands.add_parser("check", help="validate campaign, site or app configs")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")

@@ -219,3 +219,181 @@ class BaselineRecord:
     verdicts: tuple[Verdict, ...] = ()
     measurement: EnergyMeasurement | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
+
+
+# ------------------------------------------------------------------------------------------------
+# LLM exchanges
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One request to an OpenAI-compatible server; `n` > 1 asks for that many independent choices.
+
+    `purpose` says which step asked ("summary", "plan", "refactor", "fix", "no-code", "judge").
+    `seed` is the seed of the first choice; when a server ignores `n`, choice i is asked for again
+    with seed + i.
+    """
+
+    purpose: str
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int
+    temperature: float
+    seed: int
+    n: int = 1
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    """One choice returned by a server, or the error that ended the request after its retries.
+
+    `latency_s` is the wall time of the HTTP exchange that produced this choice (shared by the
+    choices of one `n` request). `error` is "" on success; then `text` holds the answer.
+    """
+
+    text: str
+    finish_reason: str  # "stop", "length", ... as the server said; "" on error
+    model: str  # as the server reported it
+    endpoint: str  # base URL; never a key
+    seed: int
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    attempts: int  # HTTP attempts made (1 = no retry)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+# ------------------------------------------------------------------------------------------------
+# Candidates and trials
+
+
+class Strategy(enum.StrEnum):
+    VANILLA = "vanilla"  # one zero-shot refactoring prompt, then self-correction only
+    LASSI_EE = "lassi-ee"  # summary, plan, then one measured change per iteration
+
+
+class CandidateStatus(enum.StrEnum):
+    """How far a candidate got; every gate it failed is a result, never an exception."""
+
+    PASSED = "passed"  # built, ran, matched the original on every input, measured
+    NO_CODE = "no-code"  # the answer held no usable code
+    SCREEN_FAILED = "screen-failed"  # edit scope or deny-list
+    BUILD_FAILED = "build-failed"
+    RUN_FAILED = "run-failed"  # crash, non-zero exit, timeout, limit
+    VERIFY_FAILED = "verify-failed"  # output differs from the original's, or self-check failed
+    MEASURE_FAILED = "measure-failed"
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    """Deterministic checks on a candidate's source before any build."""
+
+    ok: bool
+    reason: str  # "" when ok; else which rule, in which file, at which line
+    rules_checked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A candidate after screen → build → run every input → verify → measure.
+
+    `failed_command` is the exact command line of the failing step (shown to the LLM when asking
+    for a fix) and `log` its trimmed output; both "" when the candidate passed.
+    """
+
+    status: CandidateStatus
+    reason: str
+    failed_command: str = ""
+    log: str = ""
+    screen: ScreenResult | None = None
+    build: BuildResult | None = None
+    runs: tuple[RunResult, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+    measurement: EnergyMeasurement | None = None
+    # Host wall-clock times (time.time()) on the worker: the device time this evaluation took.
+    started_at_s: float = 0.0
+    ended_at_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str  # relative to the variant directory, one of the manifest's editable files
+    text: str
+
+
+class JudgeDecision(enum.StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"  # the judge rejects a candidate the harness accepted
+    UNDECIDED = "undecided"  # no parsable verdict after a retry; does not reject
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    decision: JudgeDecision
+    reason: str
+
+
+@dataclass(frozen=True)
+class TrialStep:
+    """One exchange of a trial: the prompt, the answer, and what became of the code it held.
+
+    `iteration` is 0 for the steps before the first code change (summary, plan), then 1, 2, ...;
+    `attempt` counts answers within an iteration (0 = first, 1.. = fixes and corrective prompts).
+    `files` is empty when the step asked for text (summary, plan, judge) or the answer held no
+    usable code; `evaluation` is None when nothing was evaluated.
+    """
+
+    iteration: int
+    attempt: int
+    purpose: str
+    request: LLMRequest
+    response: LLMResponse
+    files: tuple[SourceFile, ...] = ()
+    extraction_note: str = ""  # how code was found, or why none was
+    evaluation: Evaluation | None = None
+    judge: JudgeVerdict | None = None
+
+
+class TrialOutcome(enum.StrEnum):
+    # A passing candidate, not rejected by the judge; its energy may still be above the baseline's
+    # (then its reduction counts as 0).
+    ACCEPTED = "accepted"
+    NO_PASSING_CANDIDATE = "no-passing-candidate"
+    REJECTED_BY_JUDGE = "rejected-by-judge"
+    LLM_FAILED = "llm-failed"  # the server could not answer (after retries); the trial stopped
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One of an app's k independent refactoring trials.
+
+    `best_step` indexes `steps` (the passing candidate with the lowest energy), -1 when none passed.
+    `rescore` is an independent second measurement of that candidate: select on one measurement,
+    score on the other. Energies compare with the baseline of the same app variant.
+    """
+
+    app: str
+    variant: str
+    strategy: Strategy
+    trial: int  # 0-based index among the app's trials of this strategy
+    partition: str
+    generator_model: str
+    judge_model: str  # "" when no judge ran
+    outcome: TrialOutcome
+    reason: str
+    steps: tuple[TrialStep, ...]
+    best_step: int = -1
+    judge: JudgeVerdict | None = None
+    rescore: EnergyMeasurement | None = None
+    started_at_s: float = 0.0
+    ended_at_s: float = 0.0

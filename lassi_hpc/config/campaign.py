@@ -13,6 +13,7 @@ from lassi_hpc.config.validate import build, checked, non_empty, non_negative, p
 from lassi_hpc.errors import ConfigError
 
 Suite = Literal["examples", "hecbench"]
+StrategyName = Literal["vanilla", "lassi-ee"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class CampaignSection:
     variants: tuple[str, ...] = checked(("omp",), check=non_empty)
     results_dir: str = "results"
     trials: int = checked(1, check=positive)
+    strategies: tuple[StrategyName, ...] = checked(("lassi-ee",), check=non_empty)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,36 @@ class MeasureSection:
     seed: int = 0
 
 
+def _temperature_range(value: float) -> str | None:
+    return None if 0.0 <= value <= 2.0 else "must be between 0 and 2"
+
+
+@dataclass(frozen=True)
+class LLMSection:
+    """Which of the site's LLM servers generate and judge, and how requests are made."""
+
+    generator: str = "embedded"  # a name from the site's [llm_servers]
+    judge: str = ""  # "" = the generator's server
+    temperature: float = checked(0.7, check=_temperature_range)
+    judge_temperature: float = checked(0.0, check=_temperature_range)
+    max_tokens: int = checked(2048, check=positive)
+    timeout_s: float = checked(600.0, check=positive)
+    retries: int = checked(3, check=non_negative)  # after the first attempt, with backoff
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RefineSection:
+    """The self-correcting loop of one trial."""
+
+    max_iterations: int = checked(4, check=positive)  # code changes per trial (lassi-ee)
+    patience: int = checked(2, check=positive)  # stop after this many non-improving iterations
+    max_fix_attempts: int = checked(2, check=non_negative)  # fixes per iteration after the first
+    judge: bool = True
+    rescore: bool = True  # measure the best candidate again, independently, to score it
+    log_chars: int = checked(3000, check=positive)  # compile/run log shown to the LLM, trimmed
+
+
 @dataclass(frozen=True)
 class CampaignFile:
     """The TOML file's shape, exactly."""
@@ -50,6 +82,8 @@ class CampaignFile:
     campaign: CampaignSection
     apps: tuple[AppEntry, ...] = checked(check=non_empty)
     measure: MeasureSection = field(default_factory=MeasureSection)
+    llm: LLMSection = field(default_factory=LLMSection)
+    refine: RefineSection = field(default_factory=RefineSection)
 
 
 @dataclass(frozen=True)
@@ -63,7 +97,10 @@ class CampaignConfig:
     apps: tuple[tuple[str, tuple[str, ...]], ...]  # (app name, variants)
     results_dir: Path
     trials: int
+    strategies: tuple[StrategyName, ...]
     measure: MeasureSection
+    llm: LLMSection
+    refine: RefineSection
     source: Path
     text: str  # the file as written, for provenance
 
@@ -97,7 +134,10 @@ def load_campaign(path: Path) -> CampaignConfig:
         apps=tuple((e.name, e.variants or section.variants) for e in parsed.apps),
         results_dir=(base / section.results_dir).resolve(),
         trials=section.trials,
+        strategies=tuple(dict.fromkeys(section.strategies)),
         measure=parsed.measure,
+        llm=parsed.llm,
+        refine=parsed.refine,
         source=path.resolve(),
         text=path.read_text(encoding="utf-8"),
     )

@@ -15,6 +15,8 @@ from lassi_hpc.records import SandboxLimits
 Scheduler = Literal["local"]
 DeviceKind = Literal["cpu", "nvidia", "amd"]
 EnergyBackendName = Literal["auto", "nvml", "amdsmi", "rapl", "estimate", "fake"]
+ServerKind = Literal["embedded", "vllm", "external"]
+ApiKind = Literal["completions", "chat"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,35 @@ class Partition:
 
 
 @dataclass(frozen=True)
+class LLMServer:
+    """An OpenAI-compatible LLM server: launched by lassi_hpc (embedded, vllm) or external.
+
+    `api` picks the endpoint: "completions" sends one rendered prompt (base models without a chat
+    template, such as the embedded Gemma 3 270M), "chat" sends the messages. `workers` is how many
+    requests are in flight at once. The API key, if the server needs one, is read from the
+    environment variable named by `api_key_env` and is never written anywhere.
+    """
+
+    kind: ServerKind
+    api: ApiKind = "completions"
+    model: str = ""  # the served model name; "" = whatever the server serves (asked at start)
+    url: str = ""  # external: base URL ending in /v1
+    api_key_env: str = ""
+    workers: int = checked(1, check=positive)
+    # embedded and vllm: where the launched server listens; port 0 = a free port.
+    host: str = "127.0.0.1"
+    port: int = checked(0, check=non_negative)
+    startup_timeout_s: float = checked(600.0, check=positive)
+    # embedded: llama.cpp's context size; vllm: the model's maximum length.
+    context_tokens: int = checked(8192, check=positive)
+    # Appended to the launched server's command line (embedded and vllm).
+    extra_args: tuple[str, ...] = ()
+    # vllm only.
+    tensor_parallel_size: int = checked(1, check=positive)
+    enable_prefix_caching: bool = True
+
+
+@dataclass(frozen=True)
 class SandboxSection:
     memory_bytes: int = checked(8 * 2**30, check=non_negative)  # 0 = no address-space limit
     file_size_bytes: int = checked(512 * 2**20, check=positive)
@@ -78,6 +109,7 @@ class SiteFile:
     toolchains: dict[str, Toolchain]
     partitions: tuple[Partition, ...] = checked(check=non_empty)
     sandbox: SandboxSection = field(default_factory=SandboxSection)
+    llm_servers: dict[str, LLMServer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +121,7 @@ class SiteConfig:
     toolchains: dict[str, Toolchain]
     partitions: tuple[Partition, ...]
     sandbox: SandboxSection
+    llm_servers: dict[str, LLMServer]
     source: Path
     text: str
 
@@ -117,6 +150,19 @@ def load_site(path: Path) -> SiteConfig:
                 f"no toolchain named {partition.toolchain!r}",
                 allowed=sorted(parsed.toolchains),
             )
+    for name, server in parsed.llm_servers.items():
+        key = f"llm_servers.{name}"
+        if server.kind == "external" and not server.url:
+            raise ConfigError(file, f"{key}.url", "required when kind = 'external'")
+        if server.kind != "external" and server.url:
+            raise ConfigError(
+                file,
+                f"{key}.url",
+                f"only for kind = 'external'; a {server.kind} server is started "
+                "by lassi_hpc at host:port",
+            )
+        if server.kind == "vllm" and not server.model:
+            raise ConfigError(file, f"{key}.model", "required when kind = 'vllm'")
     base = path.resolve().parent
     section = parsed.site
     scratch = base / section.scratch_dir if section.scratch_dir else Path(tempfile.gettempdir())
@@ -128,6 +174,7 @@ def load_site(path: Path) -> SiteConfig:
         toolchains=parsed.toolchains,
         partitions=parsed.partitions,
         sandbox=parsed.sandbox,
+        llm_servers=parsed.llm_servers,
         source=path.resolve(),
         text=path.read_text(encoding="utf-8"),
     )

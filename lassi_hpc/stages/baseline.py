@@ -21,6 +21,7 @@ from lassi_hpc.records import (
     BaselineRecord,
     BuildResult,
     CommandResult,
+    EnergyMeasurement,
     RunResult,
     StageStatus,
     Verdict,
@@ -134,25 +135,37 @@ def _measure(
     verdicts: tuple[Verdict, ...],
     run_once: Callable[[], CommandResult],
 ) -> BaselineRecord:
+    measurement = measure_command(task, run_once, task.measure.seed)
+    if isinstance(measurement, str):
+        return _record(
+            task, build, StageStatus.MEASURE_FAILED, measurement, runs=runs, verdicts=verdicts
+        )
+    return _record(
+        task, build, StageStatus.OK, "", runs=runs, verdicts=verdicts, measurement=measurement
+    )
+
+
+def measure_command(
+    task: BaselineTask, run_once: Callable[[], CommandResult], seed: int
+) -> EnergyMeasurement | str:
+    """Measure `run_once` on the partition's energy backend; the reason as text if that failed.
+
+    `seed` draws the random start delays, so that repeated measurements are independent.
+    """
     settings = task.measure
     try:
         backend, _unavailable = detect_backend(task.partition.energy_backend)
         try:
-            measurement = measure_workload(
+            return measure_workload(
                 run_once,
                 backend,
                 repetitions=settings.repetitions,
                 min_window_s=settings.min_window_s,
                 idle_s=settings.idle_s,
-                rng=random.Random(settings.seed),
+                rng=random.Random(seed),
                 max_start_delay_s=settings.max_start_delay_s,
             )
         finally:
             backend.close()
     except LassiError as error:  # MeasurementError, or a backend that cannot open
-        return _record(
-            task, build, StageStatus.MEASURE_FAILED, str(error), runs=runs, verdicts=verdicts
-        )
-    return _record(
-        task, build, StageStatus.OK, "", runs=runs, verdicts=verdicts, measurement=measurement
-    )
+        return str(error)

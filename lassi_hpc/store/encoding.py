@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 import posixpath
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
@@ -27,6 +28,9 @@ OPAQUE_BYTE: Final = np.dtype("V1")
 ATTR_ENCODING: Final = "encoding"  # on a text dataset stored as bytes
 _TEXT_CODEC: Final = "utf-8"
 _TEXT_ERRORS: Final = "surrogatepass"
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 
 # Below this many elements a dataset stays contiguous: chunking and gzip only pay off for big ones.
 COMPRESS_MIN_ELEMENTS: Final = 4096
@@ -125,6 +129,17 @@ def get_text_list_attr(obj: Any, name: str) -> tuple[str, ...]:
     raise StoreError(f"{where(obj, name)} should be a list of text, found {value!r}")
 
 
+def check_int64(what: str, value: object) -> int:
+    """`value` as an int; StoreError naming `what` unless it is an integer that fits an int64."""
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        number = None
+    if number is None or not _INT64_MIN <= number <= _INT64_MAX:
+        raise StoreError(f"{what} is {value!r}; must be an integer that fits 64 bits")
+    return number
+
+
 def get_float_attr(obj: Any, name: str) -> float:
     """Attribute `name` as a Python float."""
     return float(attr(obj, name))
@@ -150,17 +165,28 @@ def get_enum_attr(obj: Any, name: str, kind: type[E]) -> E:
         raise StoreError(f"{where(obj, name)} is {text!r}; must be one of: {allowed}") from None
 
 
+def enum_value(value: str, kind: type[E], what: str) -> str:
+    """The value of the member of enum `kind` that `value` is or names; a StoreError listing the
+    allowed values otherwise (`what` names the value in the message)."""
+    try:
+        return str(kind(value).value)
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in kind)
+        raise StoreError(f"{what} {value!r} is unknown; must be one of: {allowed}") from None
+
+
 # --------------------------------------------------------------------------------------------------
 # Datasets
 
 
-def write_text(group: Any, name: str, text: str) -> None:
-    """A scalar UTF-8 string dataset (opaque UTF-8 bytes, `encoding` attribute, when not plain)."""
+def write_text(group: Any, name: str, text: str) -> Any:
+    """A scalar UTF-8 string dataset (opaque UTF-8 bytes, `encoding` attribute, when not plain);
+    returns the dataset."""
     if is_plain_text(text):
-        group.create_dataset(name, data=text, dtype=TEXT_DTYPE)
-    else:
-        dataset = write_bytes(group, name, _text_as_bytes(text))
-        dataset.attrs.create(ATTR_ENCODING, "utf-8", dtype=TEXT_DTYPE)
+        return group.create_dataset(name, data=text, dtype=TEXT_DTYPE)
+    dataset = write_bytes(group, name, _text_as_bytes(text))
+    dataset.attrs.create(ATTR_ENCODING, "utf-8", dtype=TEXT_DTYPE)
+    return dataset
 
 
 def read_text(group: Any, name: str) -> str:

@@ -12,16 +12,14 @@ import numpy as np
 import numpy.typing as npt
 
 from lassi_hpc.errors import StoreError
-from lassi_hpc.records import BaselineRecord
-from lassi_hpc.store.baseline_codec import (
-    MEASUREMENT_NUMBERS,
-    is_estimate,
-    read_baseline_group,
-)
+from lassi_hpc.records import BaselineRecord, Strategy, TrialRecord
+from lassi_hpc.store.baseline_codec import read_baseline_group
 from lassi_hpc.store.encoding import (
     children,
+    enum_value,
     get_bool_attr,
     get_float_attr,
+    get_int_attr,
     get_text_attr,
     get_text_list_attr,
     group_at,
@@ -46,11 +44,16 @@ from lassi_hpc.store.schema import (
     STDERR,
     STDOUT,
     TRACE_COLUMNS,
+    TRIALS,
     baseline_path,
     escape_name,
     trace_name,
+    trial_path,
 )
-from lassi_hpc.store.tables import BaselineRow
+from lassi_hpc.store.stage_codec import MEASUREMENT_NUMBERS, is_estimate
+from lassi_hpc.store.tables import BaselineRow, StepFailureRow, TrialRow
+from lassi_hpc.store.trial_codec import read_trial_group
+from lassi_hpc.store.trial_rows import step_failure_rows, trial_row
 
 
 class ResultsReader:
@@ -114,6 +117,49 @@ class ResultsReader:
                     found.append(baseline)
         return found
 
+    def trials(self) -> list[TrialRow]:
+        """One row per stored trial, sorted by app, variant, strategy and trial number; a file
+        without trials (one written before trials existed, too) gives []."""
+        rows = [trial_row(group) for group in self._trial_groups()]
+        return sorted(rows, key=lambda row: (row.app, row.variant, row.strategy, row.trial))
+
+    def trial_keys(self) -> list[tuple[str, str, str, int]]:
+        """(app, variant, strategy, trial) of every stored trial, sorted."""
+        return sorted(
+            (
+                get_text_attr(group, "app"),
+                get_text_attr(group, "variant"),
+                get_text_attr(group, "strategy"),
+                get_int_attr(group, "trial"),
+            )
+            for group in self._trial_groups()
+        )
+
+    def step_failures(self) -> list[StepFailureRow]:
+        """One row per step whose candidate failed a gate or whose answer held no code (status
+        "no-code"), sorted by app, variant, strategy, trial, then step order."""
+        groups = sorted(
+            self._trial_groups(),
+            key=lambda group: (
+                get_text_attr(group, "app"),
+                get_text_attr(group, "variant"),
+                get_text_attr(group, "strategy"),
+                get_int_attr(group, "trial"),
+            ),
+        )
+        return [row for group in groups for row in step_failure_rows(group)]
+
+    def _trial_groups(self) -> list[Any]:
+        found = []
+        for app_group in children(group_at(self._file, APPS)):
+            for variant_group in children(app_group):
+                trials = variant_group.get(TRIALS)
+                if trials is None:
+                    continue
+                for strategy_group in children(trials):
+                    found.extend(children(strategy_group))
+        return found
+
     def repetitions(self, app: str, variant: str) -> dict[str, npt.NDArray[Any]]:
         """Per-repetition columns of a baseline's measurement: energy_j (J, per run), duration_s (s,
         per run), average_power_w (W), idle_power_w (W), runs_in_window (count)."""
@@ -158,6 +204,20 @@ class ResultsReader:
     def read_baseline(self, app: str, variant: str) -> BaselineRecord:
         """The full BaselineRecord of `app`/`variant`, as it was written."""
         return read_baseline_group(self._baseline(app, variant))
+
+    def read_trial(self, app: str, variant: str, strategy: str, trial: int) -> TrialRecord:
+        """The full TrialRecord of trial `trial` (0-based) of `strategy` (a Strategy value) for
+        `app`/`variant`, as it was written."""
+        path = trial_path(app, variant, enum_value(strategy, Strategy, "strategy"), trial)
+        group = self._file.get(path)
+        if group is None:
+            stored = [key for key in self.trial_keys() if key[:2] == (app, variant)]
+            listed = ", ".join(f"{key[2]} {key[3]}" for key in stored) or "none"
+            raise StoreError(
+                f"{self._path}: no trial {strategy} {trial} for app {app!r} variant {variant!r}; "
+                f"stored for it: {listed}"
+            )
+        return read_trial_group(group)
 
     def _baseline(self, app: str, variant: str) -> Any:
         group = self._file.get(baseline_path(app, variant))

@@ -40,7 +40,7 @@ ATTR_SYNTAX: Final = "syntax"  # on the two config datasets: "toml", "json" or "
 APPS: Final = "apps"
 ATTR_NAME: Final = "name"  # original (unescaped) name on every group whose link name is escaped
 BASELINE: Final = "baseline"
-TRIALS: Final = "trials"  # reserved for the refactoring trials (a later schema addition)
+TRIALS: Final = "trials"  # /apps/<app>/<variant>/trials/<strategy>/<nnnn>: one refactoring trial
 
 # Baseline group.
 BUILD: Final = "build"
@@ -55,6 +55,21 @@ STDOUT: Final = "stdout"
 STDERR: Final = "stderr"
 DEVICES: Final = "devices"
 ATTR_INDEX: Final = "index"  # position in the record's tuple; HDF5 lists links alphabetically
+
+# Trial group (measurements, builds, runs and verdicts inside it use the baseline's names).
+STEPS: Final = "steps"
+REQUEST: Final = "request"
+MESSAGES: Final = "messages"
+CONTENT: Final = "content"
+RESPONSE: Final = "response"
+TEXT: Final = "text"
+ERROR: Final = "error"
+EVALUATION: Final = "evaluation"
+SCREEN: Final = "screen"
+LOG: Final = "log"
+JUDGE: Final = "judge"
+REASON: Final = "reason"
+RESCORE: Final = "rescore"
 
 # The `units` attribute every numeric dataset carries.
 ATTR_UNITS: Final = "units"
@@ -113,9 +128,29 @@ def unescape_name(escaped: str) -> str:
     return "".join(out)
 
 
+def variant_path(app: str, variant: str) -> str:
+    """Absolute HDF5 path of the group of one app variant."""
+    return f"/{APPS}/{escape_name(app, 'app')}/{escape_name(variant, 'variant')}"
+
+
 def baseline_path(app: str, variant: str) -> str:
     """Absolute HDF5 path of the baseline group of one app variant."""
-    return f"/{APPS}/{escape_name(app, 'app')}/{escape_name(variant, 'variant')}/{BASELINE}"
+    return f"{variant_path(app, variant)}/{BASELINE}"
+
+
+def index_name(index: int) -> str:
+    """Link name of the `index`-th (0-based) member of a numbered group: "0000", "0001", ..."""
+    return f"{index:04d}"
+
+
+def trial_path(app: str, variant: str, strategy: str, trial: int) -> str:
+    """Absolute HDF5 path of one trial: .../trials/<strategy>/<trial as 4 digits>."""
+    if trial < 0:
+        raise StoreError(
+            f"trial {app!r}/{variant!r} {strategy} {trial}: trial numbers start at 0, got {trial}"
+        )
+    strategy_name = escape_name(strategy, "strategy")
+    return f"{variant_path(app, variant)}/{TRIALS}/{strategy_name}/{index_name(trial)}"
 
 
 def trace_name(repetition: int) -> str:

@@ -38,6 +38,78 @@ class BaselineRow:
     flags: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class TrialRow:
+    """One refactoring trial, flattened, for analysis and `lassi-hpc status`.
+
+    Sums run over the trial's steps (one step is one LLM answer): `llm_latency_s` in s, tokens as
+    the server counted them. `llm_attempts` counts HTTP attempts, retries included; `llm_errors`
+    the answers that ended in an error. `candidates_evaluated` counts steps with an evaluation,
+    `candidates_passed` those that passed, and each failure count the steps that stopped at that
+    gate; `no_code` counts answers to a request for code (purpose refactor, fix or no-code) that
+    held none, whether or not the driver stored an evaluation for them.
+    The `best_*` figures are the best step's measurement (J, s, W); NaN, `best_method` "" and
+    `best_is_estimate` False when no candidate passed. Where `best_is_estimate` (or
+    `rescore_is_estimate`) is True the energy comes from a model, not a meter, and must be labelled
+    as an estimate wherever shown. `rescore_*` is the independent second measurement (NaN when
+    none); `judge` the trial's JudgeDecision value ("" when no judge ran). Times are host seconds
+    since the epoch.
+    """
+
+    app: str
+    variant: str
+    strategy: str  # a Strategy value
+    trial: int
+    partition: str
+    generator_model: str
+    outcome: str  # a TrialOutcome value
+    reason: str
+    steps: int
+    iterations: int  # the highest step iteration; 0 when no code change was asked for
+    llm_requests: int
+    llm_attempts: int
+    llm_errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    llm_latency_s: float
+    candidates_evaluated: int
+    candidates_passed: int
+    no_code: int
+    screen_failed: int
+    build_failed: int
+    run_failed: int
+    verify_failed: int
+    measure_failed: int
+    best_step: int  # index into the trial's steps, -1 when none passed
+    best_energy_j_mean: float
+    best_energy_j_ci95: float
+    best_duration_s_mean: float
+    best_average_power_w_mean: float
+    best_method: str  # an EnergyMethod value, or ""
+    best_is_estimate: bool
+    rescore_energy_j_mean: float
+    rescore_energy_j_ci95: float
+    rescore_is_estimate: bool
+    judge: str
+    started_at_s: float
+    ended_at_s: float
+
+
+@dataclass(frozen=True)
+class StepFailureRow:
+    """One step whose candidate failed a gate, or whose answer to a request for code held none
+    (status "no-code"): where in which trial, and which gate."""
+
+    app: str
+    variant: str
+    strategy: str  # a Strategy value
+    trial: int
+    iteration: int
+    attempt: int
+    purpose: str
+    status: str  # a CandidateStatus value other than "passed"
+
+
 def as_columns(rows: Sequence[Any], row_type: type[Any] | None = None) -> dict[str, list[Any]]:
     """Rows of one dataclass type as {field name: list of values}, in field order.
 

@@ -9,8 +9,9 @@ record:
 2. The record is written into an anonymous group (linked from nowhere) and flushed: everything that
    reaches the disk in this step is new and unreachable from the file's root, so a crash here
    leaves the file as it was, plus some unused space.
-3. The anonymous group is linked under its final name, replacing an earlier baseline of the same
-   app and variant, and flushed again: a few small metadata writes.
+3. The anonymous group is linked under its final name, replacing an earlier record of the same
+   name (the baseline of the same app and variant, the trial of the same app, variant, strategy
+   and number), and flushed again: a few small metadata writes.
 
 HDF5's metadata cache is kept from writing anything between flushes (see metadata_cache), and a
 file whose write failed half-way is abandoned so that HDF5 never flushes the half record (see
@@ -29,13 +30,13 @@ from typing import Any, Self, TypeVar
 
 import lassi_hpc
 from lassi_hpc.errors import StoreError
-from lassi_hpc.records import BaselineRecord
+from lassi_hpc.records import BaselineRecord, Strategy, TrialRecord
 from lassi_hpc.store.baseline_codec import (
     estimated_size_bytes,
     validate_baseline,
     write_baseline_group,
 )
-from lassi_hpc.store.encoding import TEXT_DTYPE, set_text_attr
+from lassi_hpc.store.encoding import TEXT_DTYPE, enum_value, set_text_attr
 from lassi_hpc.store.file_access import (
     RESERVE_MARGIN_BYTES,
     abandon,
@@ -61,8 +62,17 @@ from lassi_hpc.store.schema import (
     FORMAT,
     PROVENANCE,
     SCHEMA_VERSION,
+    TRIALS,
     baseline_path,
     escape_name,
+    index_name,
+    trial_path,
+)
+from lassi_hpc.store.trial_codec import (
+    estimated_trial_size_bytes,
+    trial_label,
+    validate_trial,
+    write_trial_group,
 )
 
 # What h5py raises when HDF5 refuses a write (OSError for I/O such as a full disk, the others for
@@ -190,6 +200,14 @@ class ResultsWriter:
             self._check_usable()
             return baseline_path(app, variant) in self._file
 
+    def has_trial(self, app: str, variant: str, strategy: str, trial: int) -> bool:
+        """Whether the file holds trial number `trial` (0-based) of `strategy` (a Strategy value)
+        for `app`/`variant` (to skip it on resume)."""
+        path = trial_path(app, variant, enum_value(strategy, Strategy, "strategy"), trial)
+        with self._lock:
+            self._check_usable()
+            return path in self._file
+
     def write_baseline(self, record: BaselineRecord) -> None:
         """Store `record`, replacing an earlier baseline of the same app and variant, and flush.
 
@@ -199,33 +217,62 @@ class ResultsWriter:
         campaign resumes with open_existing.
         """
         validate_baseline(record)
+        self._store(
+            f"the baseline of {record.app!r}/{record.variant!r}",
+            estimated_size_bytes(record),
+            self._write_baseline,
+            record,
+        )
+
+    def write_trial(self, record: TrialRecord) -> None:
+        """Store a finished trial, replacing an earlier one of the same app, variant, strategy and
+        number, and flush; with the guarantees of write_baseline.
+
+        A trial is written once, when it has finished; unfinished trials stay with the driver.
+        """
+        validate_trial(record)
+        self._store(
+            trial_label(record), estimated_trial_size_bytes(record), self._write_trial, record
+        )
+
+    def _store(self, what: str, size_bytes: int, write: Callable[[T], None], record: T) -> None:
+        """Reserve `size_bytes`, then run `write(record)` with metadata held; errors name `what`."""
         with self._lock:
             self._check_usable()
-            size_bytes = estimated_size_bytes(record)
             try:
                 self._reserved_below = reserve_space(self._file, self._reserved_below, size_bytes)
             except OSError as exc:
                 raise StoreError(
-                    f"{self._path}: no room for the baseline of {record.app!r}/{record.variant!r} "
-                    f"(up to {size_bytes} bytes): {exc.strerror or exc}; nothing was written"
+                    f"{self._path}: no room for {what} (up to {size_bytes} bytes): "
+                    f"{exc.strerror or exc}; nothing was written"
                 ) from exc
             try:
-                self._update(self._write_baseline, record)
+                self._update(write, record)
             except _H5_ERRORS as exc:
                 stopped = f"; {self._stopped_message()}" if self._failure else ""
-                raise StoreError(
-                    f"{self._path}: cannot write the baseline of "
-                    f"{record.app!r}/{record.variant!r}: {exc}{stopped}"
-                ) from exc
+                raise StoreError(f"{self._path}: cannot write {what}: {exc}{stopped}") from exc
 
     def _write_baseline(self, record: BaselineRecord) -> None:
         staged = self._file.create_group(None)  # anonymous: reachable from nowhere yet
         write_baseline_group(staged, record, utc_now())
         self._sync()
+        self._link(self._variant_group(record.app, record.variant), BASELINE, staged)
+
+    def _write_trial(self, record: TrialRecord) -> None:
+        staged = self._file.create_group(None)  # anonymous: reachable from nowhere yet
+        write_trial_group(staged, record, utc_now())
+        self._sync()
         variant_group = self._variant_group(record.app, record.variant)
-        if BASELINE in variant_group:
-            del variant_group[BASELINE]
-        variant_group[BASELINE] = staged
+        strategy_group = variant_group.require_group(TRIALS).require_group(
+            escape_name(record.strategy.value, "strategy")
+        )
+        self._link(strategy_group, index_name(record.trial), staged)
+
+    def _link(self, parent: Any, name: str, staged: Any) -> None:
+        """Link `staged` as `name` in `parent`, replacing what was there, and flush."""
+        if name in parent:
+            del parent[name]
+        parent[name] = staged
         self._sync()
 
     def _variant_group(self, app: str, variant: str) -> Any:

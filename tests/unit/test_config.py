@@ -149,3 +149,67 @@ def test_site_limits_carry_the_sandbox_section() -> None:
     assert limits.wall_s == 7.0
     assert limits.processes == site.sandbox.processes
     assert limits.network is False
+
+
+def test_campaign_llm_and_refine_sections(tmp_path: Path) -> None:
+    text = CAMPAIGN + (
+        '\n[llm]\ngenerator = "big"\njudge = "other"\nmax_tokens = 100\n'
+        "\n[refine]\nmax_iterations = 7\npatience = 3\nmax_fix_attempts = 0\njudge = false\n"
+    )
+    text = text.replace('results_dir = "out"', 'results_dir = "out"\nstrategies = ["vanilla"]')
+    campaign = load_campaign(write(tmp_path, text))
+    assert campaign.strategies == ("vanilla",)
+    assert (campaign.llm.generator, campaign.llm.judge, campaign.llm.max_tokens) == (
+        "big",
+        "other",
+        100,
+    )
+    assert campaign.refine.max_iterations == 7 and campaign.refine.max_fix_attempts == 0
+    assert campaign.refine.judge is False
+    assert load_campaign(write(tmp_path, CAMPAIGN)).strategies == ("lassi-ee",)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ("\n[campaign.x]\n", ["campaign.x"]),
+        ("\n[refine]\npatience = 0\n", ["refine.patience", "must be > 0"]),
+        ("\n[llm]\ntemperature = 3.5\n", ["llm.temperature", "between 0 and 2"]),
+        ("\n[llm]\nmax_token = 5\n", ["llm.max_token", "'max_tokens'"]),
+    ],
+)
+def test_campaign_llm_errors(tmp_path: Path, extra: str, fragments: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_campaign(write(tmp_path, CAMPAIGN + extra))
+    for fragment in fragments:
+        assert fragment in str(caught.value), str(caught.value)
+
+
+def test_unknown_strategy_is_named(tmp_path: Path) -> None:
+    text = CAMPAIGN.replace('results_dir = "out"', 'results_dir = "out"\nstrategies = ["lasi-ee"]')
+    with pytest.raises(ConfigError, match=r"campaign\.strategies\[0\].*lassi-ee"):
+        load_campaign(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("server", "fragments"),
+    [
+        ('kind = "external"', ["llm_servers.x.url", "required when kind = 'external'"]),
+        ('kind = "vllm"', ["llm_servers.x.model", "required when kind = 'vllm'"]),
+        ('kind = "embedded"\nurl = "http://h/v1"', ["llm_servers.x.url", "only for kind"]),
+        ('kind = "ollama"', ["llm_servers.x.kind", "embedded, vllm, external"]),
+        ('kind = "embedded"\napi = "responses"', ["llm_servers.x.api", "completions, chat"]),
+    ],
+)
+def test_llm_server_errors(tmp_path: Path, server: str, fragments: list[str]) -> None:
+    path = write(tmp_path, SITE + f"\n[llm_servers.x]\n{server}\n", "site.toml")
+    with pytest.raises(ConfigError) as caught:
+        load_site(path)
+    for fragment in fragments:
+        assert fragment in str(caught.value), str(caught.value)
+
+
+def test_bundled_site_has_the_embedded_server() -> None:
+    site = load_site(REPO / "site_configs" / "local.toml")
+    assert site.llm_servers["embedded"].kind == "embedded"
+    assert site.llm_servers["embedded"].api == "completions"

@@ -1,0 +1,10 @@
+"""Test tools that stand in for vendor software at its seam, named as fakes.
+
+`ScriptedLLM` is a fake OpenAI-compatible LLM server on loopback that plays scripted answers
+(see lassi_hpc.testing.scripted_llm); `python -m lassi_hpc.testing.serve_scripted` runs one as a
+fake server binary.
+"""
+
+from lassi_hpc.testing.scripted_llm import Reply, Responder, ScriptedLLM, ScriptedRequest
+
+__all__ = ["Reply", "Responder", "ScriptedLLM", "ScriptedRequest"]

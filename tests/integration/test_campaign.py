@@ -1,0 +1,184 @@
+"""`lassi-hpc run` end to end against a scripted LLM server on loopback (a fake at the HTTP seam):
+real Parsl (local HTEX), real g++, real sandbox, real HDF5, real prompts and extraction.
+
+The scripted answers walk every branch of the self-correcting loop: no code, code that does not
+compile, code that hard-codes the default input's answer (caught by the held-out input), and an
+honest improvement (the tiny app recomputes the same sum `repeats` times; computing it once gives
+the same output for far less work).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lassi_hpc.config import load_campaign, load_site
+from lassi_hpc.flow.campaign import run_campaign
+from lassi_hpc.records import CandidateStatus, Strategy, TrialOutcome
+from lassi_hpc.store import ResultsReader
+from lassi_hpc.testing.scripted_llm import Reply, ScriptedLLM, ScriptedRequest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "tests" / "data" / "apps" / "tiny"
+
+HONEST = """```cpp kernel.cpp
+#include "kernel.h"
+
+// Every repetition computed the same sum: compute it once.
+double series_sum(long n, int repeats) {
+  double sum = 0.0;
+  if (repeats <= 0) return 0.0;
+#pragma omp parallel for reduction(+ : sum)
+  for (long i = 0; i < n; i++) sum += 1.0 / ((double)(i + 1) * (double)(i + 1));
+  return sum;
+}
+```
+"""
+
+DOES_NOT_COMPILE = HONEST.replace("double sum = 0.0;", "double sum = 0.0")
+
+# Returns the default input's answer without computing it: right for the default input only.
+HARD_CODED = """```cpp kernel.cpp
+#include "kernel.h"
+
+double series_sum(long n, int repeats) {
+  return 1.6449337335;
+}
+```
+"""
+
+JUDGE_VALID = '{"verdict": "valid", "reason": "the repeated passes were redundant"}'
+
+
+def write_configs(tmp_path: Path, url: str, strategies: str, trials: int) -> tuple[Path, Path]:
+    suite = tmp_path / "suite"
+    shutil.copytree(TINY, suite / "tiny")
+    # Enough work per run that the gain dwarfs process start-up, even in a CPU-time estimate.
+    manifest = suite / "tiny" / "app.toml"
+    manifest.write_text(manifest.read_text().replace('["200000", "20"]', '["3000000", "20"]'))
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(
+        f"""
+[campaign]
+name = "ctest"
+suite = "examples"
+suite_path = "suite"
+results_dir = "results"
+trials = {trials}
+strategies = {strategies}
+
+[[apps]]
+name = "tiny"
+
+[measure]
+repetitions = 2
+min_window_s = 0.2
+idle_s = 0.0
+max_start_delay_s = 0.0
+
+[llm]
+generator = "scripted"
+max_tokens = 512
+timeout_s = 20
+retries = 1
+
+[refine]
+max_iterations = 2
+patience = 1
+max_fix_attempts = 3
+"""
+    )
+    site_text = (REPO / "site_configs" / "local.toml").read_text()
+    site_text = site_text.replace('scratch_dir = ""', 'scratch_dir = "scratch"')
+    site_text = site_text.replace('energy_backend = "auto"', 'energy_backend = "estimate"')
+    site_text += f"""
+[llm_servers.scripted]
+kind = "external"
+api = "completions"
+url = "{url}"
+model = "scripted-fake"
+workers = 2
+"""
+    site = tmp_path / "site.toml"
+    site.write_text(site_text)
+    return campaign, site
+
+
+def test_vanilla_trial_walks_every_branch_of_the_loop(tmp_path: Path) -> None:
+    replies: list[Reply | str] = [
+        "I would compute the sum only once.",  # no code -> one corrective prompt
+        DOES_NOT_COMPILE,  # -> build failed, sent back
+        HARD_CODED,  # compiles, passes the default input, fails the held-out one
+        HONEST,  # passes, measured; then rescored
+        JUDGE_VALID,
+    ]
+    with ScriptedLLM(replies) as server:
+        campaign_file, site_file = write_configs(tmp_path, server.base_url, '["vanilla"]', 1)
+        results = run_campaign(load_campaign(campaign_file), load_site(site_file))
+        prompts = [r.prompt for r in server.requests]
+
+    with ResultsReader(results) as reader:
+        baseline = reader.read_baseline("tiny", "omp")
+        trial = reader.read_trial("tiny", "omp", "vanilla", 0)
+    assert [s.purpose for s in trial.steps] == ["refactor", "no-code", "fix", "fix", "judge"]
+    statuses = [s.evaluation.status if s.evaluation else None for s in trial.steps]
+    assert statuses == [
+        None,
+        CandidateStatus.BUILD_FAILED,
+        CandidateStatus.VERIFY_FAILED,
+        CandidateStatus.PASSED,
+        None,
+    ]
+    hard_coded = trial.steps[2].evaluation
+    assert hard_coded is not None and "held-out" in hard_coded.reason
+    assert "77777" not in prompts[3]  # the held-out arguments never reach the LLM
+    assert "make" in prompts[2] and "error" in prompts[2].lower()  # the build log was sent back
+    assert trial.outcome is TrialOutcome.ACCEPTED and trial.best_step == 3
+    assert trial.rescore is not None
+    best = trial.steps[3].evaluation
+    assert best is not None and best.measurement is not None and baseline.measurement is not None
+    # Twenty passes became one: even a CPU-time estimate shows it, on both measurements.
+    assert best.measurement.energy_j_mean < 0.5 * baseline.measurement.energy_j_mean
+    assert trial.rescore.energy_j_mean < 0.5 * baseline.measurement.energy_j_mean
+    assert best.measurement.is_estimate and trial.rescore.is_estimate
+
+
+def test_lassi_ee_trials_share_one_n_request_and_resume_without_redoing(tmp_path: Path) -> None:
+    def answer(request: ScriptedRequest, choice: int) -> Reply:
+        if "verdict" in request.prompt.lower():
+            return Reply(JUDGE_VALID)
+        return Reply(HONEST)
+
+    with ScriptedLLM(answer, honour_n=True) as server:
+        campaign_file, site_file = write_configs(tmp_path, server.base_url, '["lassi-ee"]', 2)
+        results = run_campaign(load_campaign(campaign_file), load_site(site_file))
+        first_run_requests = len(server.requests)
+        first = server.requests[0]
+        # Running again finds everything stored: no request, no new trial.
+        run_campaign(load_campaign(campaign_file), load_site(site_file))
+        assert len(server.requests) == first_run_requests
+
+    assert first.n == 2  # the two trials' identical first prompts went as one request
+    with ResultsReader(results) as reader:
+        rows = reader.trials()
+        trials = [reader.read_trial("tiny", "omp", "lassi-ee", i) for i in (0, 1)]
+    assert len(rows) == 2
+    assert {row.strategy for row in rows} == {Strategy.LASSI_EE.value}
+    for trial in trials:
+        assert [s.purpose for s in trial.steps[:2]] == ["summary", "plan"]
+        assert trial.outcome is TrialOutcome.ACCEPTED, trial.reason
+
+    status = subprocess.run(
+        [sys.executable, "-m", "lassi_hpc.cli", "status", str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "tiny/omp lassi-ee: 2 trials: 2 accepted" in status.stdout
+    assert "phase: finished" in status.stdout
