@@ -73,6 +73,8 @@ class RefineSection:
     judge: bool = True
     rescore: bool = True  # measure the best candidate again, independently, to score it
     log_chars: int = checked(3000, check=positive)  # compile/run log shown to the LLM, trimmed
+    # A candidate's run may take this many times the original's wall time on the same input.
+    timeout_factor: float = checked(10.0, check=positive)
 
 
 @dataclass(frozen=True)

@@ -315,6 +315,7 @@ def _candidate_task(run: _Running, action: Evaluate) -> CandidateTask:
         original=planned.original,
         files=action.files,
         measure_seed=action.measure_seed,
+        timeout_factor=run.spec.refine.timeout_factor,
     )
 
 

@@ -33,6 +33,10 @@ from lassi_hpc.stages.verify import check_self_consistency, verify_run
 # Enough log for any fix prompt (which trims further); keeps the results file small.
 MAX_LOG_CHARS = 20_000
 
+# Shortest wall-clock limit for a candidate's run, whatever the original took (process start-up,
+# a loaded machine).
+MIN_RUN_TIMEOUT_S = 5.0
+
 
 @dataclass(frozen=True)
 class CandidateTask:
@@ -40,7 +44,10 @@ class CandidateTask:
 
     `reference_runs` are the baseline's runs, one per manifest input in manifest order.
     `original` holds the editable files as they were; `files` the candidate's versions of them.
-    `measure_seed` draws the measurement's random start delays.
+    `measure_seed` draws the measurement's random start delays. A run may take at most
+    `timeout_factor` times the original's wall time on the same input (at least
+    MIN_RUN_TIMEOUT_S, at most the manifest's timeout): a candidate that much slower cannot save
+    energy, and a hang should not hold the device for the manifest's whole budget.
     """
 
     variant_task: BaselineTask
@@ -48,6 +55,7 @@ class CandidateTask:
     original: tuple[SourceFile, ...]
     files: tuple[SourceFile, ...]
     measure_seed: int
+    timeout_factor: float = 10.0
 
 
 def evaluate_candidate(task: CandidateTask) -> Evaluation:
@@ -101,7 +109,6 @@ def _run_verify_measure(
 ) -> Evaluation:
     job = task.variant_task
     manifest = job.manifest
-    limits = job.sandbox.limits(manifest.run.timeout_s)
 
     def run(index: int) -> RunResult:
         return run_input(
@@ -109,7 +116,7 @@ def _run_verify_measure(
             manifest,
             manifest.inputs[index],
             scratch_root,
-            limits,
+            job.sandbox.limits(run_timeout_s(task, index)),
             env=job.partition.run_env,
             keep_scratch=job.keep_scratch,
         )
@@ -147,6 +154,15 @@ def _run_verify_measure(
             reason=f"measurement failed: {measurement}",
         )
     return replace(so_far, measurement=measurement)
+
+
+def run_timeout_s(task: CandidateTask, input_index: int) -> float:
+    """The wall-clock limit of one candidate run on input `input_index` (see CandidateTask)."""
+    ceiling_s = task.variant_task.manifest.run.timeout_s
+    if input_index >= len(task.reference_runs):
+        return ceiling_s
+    original_s = task.reference_runs[input_index].command.wall_s
+    return min(ceiling_s, max(MIN_RUN_TIMEOUT_S, task.timeout_factor * original_s))
 
 
 def _verify_failed(

