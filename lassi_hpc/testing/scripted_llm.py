@@ -275,7 +275,7 @@ def _answer(model: str, request: ScriptedRequest, replies: list[Reply]) -> dict[
         if chat:
             choice["message"] = {"role": "assistant", "content": reply.text}
         else:
-            choice["text"] = reply.text
+            choice["text"] = _continuation(request.prompt, reply.text)
             choice["logprobs"] = None
         choices.append(choice)
     prompt_text = " ".join(m.content for m in request.messages) if chat else request.prompt
@@ -296,6 +296,15 @@ def _answer(model: str, request: ScriptedRequest, replies: list[Reply]) -> dict[
 
 
 _ANSWER_IDS = itertools.count()
+
+
+def _continuation(prompt: str, text: str) -> str:
+    """What a completion model writes after `prompt`: a scripted whole answer whose start the
+    prompt already holds (an answer opened with its code fence) is continued after that start."""
+    for cut in range(min(len(prompt), len(text)), 0, -1):
+        if prompt.endswith(text[:cut]) and "\n" in text[:cut]:
+            return text[cut:]
+    return text
 
 
 def _error_body(status: int, message: str) -> dict[str, object]:

@@ -144,3 +144,11 @@ def test_close_stops_listening_and_is_idempotent() -> None:
 def test_an_empty_script_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one reply"):
         ScriptedLLM([])
+
+
+def test_completion_continues_after_a_prefilled_start() -> None:
+    messages = (ChatMessage("user", "write it"), ChatMessage("assistant", "```cpp k.cpp\n"))
+    request = LLMRequest("refactor", messages, max_tokens=20, temperature=0.0, seed=1)
+    with ScriptedLLM(["```cpp k.cpp\nint f();\n```\n"]) as server:
+        (answer,) = complete(server.endpoint(), request)
+    assert answer.text == "```cpp k.cpp\nint f();\n```\n"  # the prefill once, not twice
