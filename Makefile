@@ -7,10 +7,10 @@ CAMPAIGN ?= examples/campaigns/demo.toml
 
 .PHONY: setup system-deps demo test test-fast lint typecheck clean
 
+# llm-local builds llama-cpp-python from source the first time (minutes; pip caches it).
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# llm-local builds llama-cpp-python from source the first time (minutes; pip caches it).
 	$(BIN)/python -m pip install --quiet -e '.[dev,llm-local]'
 	touch $@
 
