@@ -25,10 +25,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TextIO
 
 from lassi_hpc.config import load_campaign, load_site
+from lassi_hpc.errors import LassiError
 from lassi_hpc.flow.campaign import run_campaign
-from lassi_hpc.records import TrialRecord
+from lassi_hpc.records import CandidateStatus, TrialOutcome, TrialRecord
 from lassi_hpc.store import ResultsReader
 from lassi_hpc.testing.scripted_llm import Reply, ScriptedLLM, ScriptedRequest
 
@@ -38,6 +40,10 @@ PARTITION = "cpu"
 STRATEGY = "lassi-ee"
 TARGET_RATIO = 1.15
 OPEN_FENCE = "```cpp kernel.cpp\n"  # how a code answer opens; prompts may prefill it
+
+
+class MakespanBenchError(LassiError):
+    """The synthetic campaign did not run as designed, so its figures would not mean anything."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class MakespanCase:
     iterations: int = 3
     answer_tokens: int = 125
     delay_per_token_s: float = 0.004
-    app_sleep_s: float = 0.05
+    app_sleep_s: float = 0.075
     device_workers: int = 1
     llm_workers: int = 1
 
@@ -112,7 +118,9 @@ def sleeping_main(main_text: str, sleep_s: float) -> str:
     text = main_text.replace("#include <cstdlib>", "#include <cstdlib>\n#include <unistd.h>")
     marker = "  auto start = std::chrono::steady_clock::now();"
     if marker not in text:
-        raise ValueError(f"{TINY / 'omp' / 'main.cpp'}: no line {marker.strip()!r} to sleep after")
+        raise MakespanBenchError(
+            f"{TINY / 'omp' / 'main.cpp'}: no line {marker.strip()!r} to put the sleep after"
+        )
     # The sleep stands for device work of a set length; output stays the same.
     return text.replace(marker, f"{marker}\n  usleep({sleep_us});")
 
@@ -156,15 +164,13 @@ class SyntheticResponder:
         tokens = self.tokens
         prompt = request.prompt or "\n".join(m.content for m in request.messages)
         if '"verdict"' in prompt:
-            text = json.dumps({"verdict": "valid", "reason": padded("ok", tokens - 4)})
+            text = json.dumps({"verdict": "valid", "reason": padded("ok", tokens - 3)})
         elif "Answer format:" in prompt:
             kernel = self.kernel_text.rstrip()
-            comment = padded(
-                f"// candidate {next(self._candidates)}:", tokens - len(kernel.split())
-            )
-            code = f"{comment}\n{kernel}\n"
-            # A completions prompt that opens the code fence is continued inside it.
-            text = code + "```" if prompt.endswith(OPEN_FENCE) else f"{OPEN_FENCE}{code}```"
+            fixed_words = len(OPEN_FENCE.split()) + len(kernel.split())
+            comment = padded(f"// candidate {next(self._candidates)}:", tokens - fixed_words)
+            # The server continues a prompt that already opens the fence after that opening.
+            text = f"{OPEN_FENCE}{comment}\n{kernel}\n```"
         else:
             text = padded("The kernel sums a series; compute it once.", tokens)
         return Reply(_cut_at_stop(text, request.body.get("stop")))
@@ -249,25 +255,53 @@ workers = {case.llm_workers}
 # Running the campaign and reading its lower bound
 
 
-def run_makespan(case: MakespanCase, work: Path) -> MakespanReport:
-    """Run the synthetic campaign in `work` (which must be empty) and report its trial phase."""
+def run_makespan(
+    case: MakespanCase, work: Path, progress_stream: TextIO | None = None
+) -> MakespanReport:
+    """Run the synthetic campaign in `work` (which must be empty) and report its trial phase.
+
+    The campaign's progress lines go to `progress_stream` (discarded when None).
+    """
     apps = write_suite(work / "suite", case)
     kernel_text = (TINY / "omp" / "kernel.cpp").read_text()
     responder = SyntheticResponder(kernel_text, case.answer_tokens)
+    # The server answers as many requests at once as the site says it can: `workers`.
     with ScriptedLLM(
         responder, delay_per_token_s=case.delay_per_token_s, max_concurrent=case.llm_workers
     ) as server:
         campaign_file, site_file = write_configs(work, server.base_url, case, apps)
-        progress = io.StringIO()
+        progress = progress_stream if progress_stream is not None else io.StringIO()
         results = run_campaign(load_campaign(campaign_file), load_site(site_file), progress)
     with ResultsReader(results) as reader:
         records = [
             reader.read_trial(row.app, row.variant, row.strategy, row.trial)
             for row in reader.trials()
         ]
+    check_as_designed(records, case)
     report = makespan_report(records, case.device_workers, case.llm_workers)
     start_s = min(r.started_at_s for r in records)
     return replace(report, first_request_s=min(responder.arrivals_s) - start_s)
+
+
+def check_as_designed(records: Sequence[TrialRecord], case: MakespanCase) -> None:
+    """MakespanBenchError unless every trial ran and was accepted after exactly `iterations`
+    candidates that passed at the first attempt (the workload the figures describe)."""
+    expected = case.apps * case.trials
+    if len(records) != expected:
+        raise MakespanBenchError(f"{len(records)} trials stored, {expected} planned")
+    for record in records:
+        refactors = [s for s in record.steps if s.purpose == "refactor"]
+        passed = [
+            s
+            for s in refactors
+            if s.evaluation is not None and s.evaluation.status is CandidateStatus.PASSED
+        ]
+        if record.outcome is not TrialOutcome.ACCEPTED or len(passed) != case.iterations:
+            raise MakespanBenchError(
+                f"trial {record.app} #{record.trial}: {record.outcome.value} with "
+                f"{len(passed)} of {case.iterations} candidates passed, not the designed "
+                f"workload ({record.reason or 'no reason given'})"
+            )
 
 
 def makespan_report(
@@ -275,7 +309,7 @@ def makespan_report(
 ) -> MakespanReport:
     """Makespan and lower bound of the trials in `records` (all of one campaign run)."""
     if not records:
-        raise ValueError("makespan_report needs at least one trial record")
+        raise MakespanBenchError("makespan_report needs at least one trial record")
     shared: dict[tuple[str, str, str, int], float] = {}
     own_latencies_s: list[float] = []
     evaluations_s: list[float] = []
@@ -360,7 +394,8 @@ def format_report(case: MakespanCase, report: MakespanReport) -> str:
     return "\n".join(["| figure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
 
-def parse_case(argv: Sequence[str] | None = None) -> tuple[MakespanCase, Path | None]:
+def parse_case(argv: Sequence[str] | None = None) -> tuple[MakespanCase, Path | None, bool]:
+    """The case, the directory to keep (None: a temporary one) and whether to show progress."""
     default = MakespanCase()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", type=int, default=default.apps)
@@ -374,6 +409,9 @@ def parse_case(argv: Sequence[str] | None = None) -> tuple[MakespanCase, Path | 
     parser.add_argument(
         "--keep", type=Path, default=None, help="run in this (new) directory and keep it"
     )
+    parser.add_argument(
+        "--progress", action="store_true", help="show the campaign's progress on stderr"
+    )
     args = parser.parse_args(argv)
     case = MakespanCase(
         apps=args.apps,
@@ -385,21 +423,25 @@ def parse_case(argv: Sequence[str] | None = None) -> tuple[MakespanCase, Path | 
         device_workers=args.device_workers,
         llm_workers=args.llm_workers,
     )
-    return case, args.keep
+    return case, args.keep, args.progress
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    case, keep = parse_case(argv)
+    case, keep, show_progress = parse_case(argv)
+    progress = sys.stderr if show_progress else None
+    # Other work on the machine slows builds and the driver: the load shows whether there was any.
+    load_before = os.getloadavg()[0]
     if keep is not None:
         keep.mkdir(parents=True)
-        report = run_makespan(case, keep)
+        report = run_makespan(case, keep, progress)
     else:
         with tempfile.TemporaryDirectory(prefix="lassi-makespan-") as work:
-            report = run_makespan(case, Path(work))
+            report = run_makespan(case, Path(work), progress)
     print(format_report(case, report))
     verdict = "met" if report.ratio <= TARGET_RATIO else "NOT met"
     print(
-        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, 1-minute load average "
+        f"{load_before:.2f} before and {os.getloadavg()[0]:.2f} after; "
         f"target makespan / lower bound <= {TARGET_RATIO}: {verdict}"
     )
 

@@ -30,7 +30,7 @@ from lassi_hpc.flow.parsl_config import LLM_EXECUTOR, parsl_config
 from lassi_hpc.flow.progress import Progress
 from lassi_hpc.flow.trial_plan import PlannedVariant, plan_variant, skip_reason
 from lassi_hpc.llm import LLMEndpoint, RunningServer, complete, start_server
-from lassi_hpc.records import BaselineRecord, Evaluation, LLMResponse, TrialRecord
+from lassi_hpc.records import BaselineRecord, Evaluation, LLMRequest, LLMResponse, TrialRecord
 from lassi_hpc.stages.evaluate import CandidateTask, evaluate_candidate
 from lassi_hpc.stages.refine import (
     Action,
@@ -52,11 +52,22 @@ class CampaignIncompleteError(LassiError):
 
 @dataclass
 class _Running:
-    """A trial in flight: its generator and where its evaluations go."""
+    """A trial in flight: its generator, where its evaluations go, and how far it has got."""
 
     spec: TrialSpec
     process: TrialProcess
     planned: PlannedVariant
+    replies: int = 0  # answers (LLM or evaluation) sent into the generator so far
+
+
+def ask_llm(
+    endpoint: LLMEndpoint,
+    request: LLMRequest,
+    parsl_resource_specification: dict[str, Any] | None = None,
+) -> tuple[LLMResponse, ...]:
+    """The LLM executor's task: `complete`, with the keyword through which Parsl's
+    HighThroughputExecutor takes a task's priority (lower runs first)."""
+    return complete(endpoint, request)
 
 
 def check_llm_servers(campaign: CampaignConfig, site: SiteConfig) -> dict[str, str]:
@@ -187,7 +198,7 @@ class _TrialDriver:
         self._writer = writer
         self._progress = progress
         self._status = status
-        self._ask = parsl.python_app(complete, executors=[LLM_EXECUTOR])
+        self._ask = parsl.python_app(ask_llm, executors=[LLM_EXECUTOR])
         self._evaluate: dict[str, Any] = {}
         # Each future in flight, with the trials waiting on it and whether it is an LLM request.
         self._pending: dict[concurrent.futures.Future[Any], tuple[list[_Running], bool]] = {}
@@ -228,7 +239,15 @@ class _TrialDriver:
 
     def _submit(self, action: Action, runs: list[_Running]) -> None:
         if isinstance(action, AskLLM):
-            future = self._ask(self._endpoints[action.role], action.request)
+            # Depth first: the trial furthest along is answered first. Served first come, first
+            # served, every summary and plan of every app would go before the first change, and
+            # the devices would wait that long for their first candidate (docs/benchmarks.md).
+            depth = max(run.replies for run in runs)
+            future = self._ask(
+                self._endpoints[action.role],
+                action.request,
+                parsl_resource_specification={"priority": -depth},
+            )
         else:
             (run,) = runs
             future = self._evaluator(run.spec.partition)(_candidate_task(run, action))
@@ -259,6 +278,7 @@ class _TrialDriver:
             self._advance(run, result)
 
     def _advance(self, run: _Running, reply: Reply) -> None:
+        run.replies += 1
         try:
             action = run.process.send(reply)
         except StopIteration as finished:
