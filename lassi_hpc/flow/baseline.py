@@ -20,7 +20,7 @@ from lassi_hpc.config.site import SiteConfig
 from lassi_hpc.energy import detect_backend
 from lassi_hpc.errors import AppError, LassiError
 from lassi_hpc.flow.parsl_config import parsl_config
-from lassi_hpc.flow.progress import Progress
+from lassi_hpc.flow.progress import Progress, how_obtained
 from lassi_hpc.records import BaselineRecord, DeviceIdentity, StageStatus
 from lassi_hpc.stages.baseline import BaselineTask, profile_baseline
 from lassi_hpc.store import ResultsWriter, collect_provenance
@@ -77,7 +77,7 @@ def describe(record: BaselineRecord) -> str:
     m = record.measurement
     if m is None:
         return f"{name}: ok ({record.reason})"
-    how = "ESTIMATE" if m.is_estimate else m.method.value
+    how = how_obtained(m.is_estimate, m.method.value)
     return (
         f"{name}: ok, {m.energy_j_mean:.3g} J ± {m.energy_j_ci95:.2g} (95% CI, {how}, "
         f"{len(m.repetitions)} reps), {m.duration_s_mean:.3g} s per run"

@@ -27,7 +27,7 @@ from lassi_hpc.errors import ConfigError, LassiError
 from lassi_hpc.flow.baseline import plan_baseline, run_baseline
 from lassi_hpc.flow.campaign_status import STATUS_NAME, StatusFile
 from lassi_hpc.flow.parsl_config import LLM_EXECUTOR, parsl_config
-from lassi_hpc.flow.progress import Progress
+from lassi_hpc.flow.progress import Progress, how_obtained
 from lassi_hpc.flow.trial_plan import PlannedVariant, plan_variant, skip_reason
 from lassi_hpc.llm import LLMEndpoint, RunningServer, complete, start_server
 from lassi_hpc.records import BaselineRecord, Evaluation, LLMRequest, LLMResponse, TrialRecord
@@ -302,7 +302,7 @@ class _TrialDriver:
         text = evaluation.status.value
         if evaluation.measurement is not None:
             m = evaluation.measurement
-            how = "ESTIMATE" if m.is_estimate else m.method.value
+            how = how_obtained(m.is_estimate, m.method.value)
             text += f", {m.energy_j_mean:.3g} J ± {m.energy_j_ci95:.2g} ({how})"
         elif evaluation.reason:
             text += f": {evaluation.reason.splitlines()[0][:120]}"
@@ -350,8 +350,7 @@ def describe_trial(record: TrialRecord) -> str:
         evaluation = record.steps[record.best_step].evaluation
         assert evaluation is not None and evaluation.measurement is not None
         m = evaluation.measurement
-        how = "ESTIMATE" if m.is_estimate else m.method.value
-        text += f", best {m.energy_j_mean:.3g} J ({how})"
+        text += f", best {m.energy_j_mean:.3g} J ({how_obtained(m.is_estimate, m.method.value)})"
     if record.reason:
         text += f" ({record.reason.splitlines()[0][:160]})"
     return text

@@ -10,6 +10,12 @@ import time
 from typing import TextIO
 
 
+def how_obtained(is_estimate: bool, method: str) -> str:
+    """How an energy figure was obtained, as progress lines and `status` print it: an estimate
+    is always shouted, so that it is never read as a measurement."""
+    return "ESTIMATE" if is_estimate else method
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)

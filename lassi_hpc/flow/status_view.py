@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lassi_hpc.errors import LassiError, StoreError
 from lassi_hpc.flow.campaign_status import STATUS_NAME, driver_alive, read_status
-from lassi_hpc.flow.progress import format_duration
+from lassi_hpc.flow.progress import format_duration, how_obtained
 from lassi_hpc.records import TrialOutcome
 from lassi_hpc.store import ResultsReader, TrialRow
 
@@ -75,7 +75,7 @@ def _stored(reader: ResultsReader) -> list[str]:
         if math.isnan(row.energy_j_mean):
             energy = "not measured"
         else:
-            how = "ESTIMATE" if row.is_estimate else row.method
+            how = how_obtained(row.is_estimate, row.method)
             energy = f"{row.energy_j_mean:.4g} J ± {row.energy_j_ci95:.2g} ({how})"
         reason = f" ({row.reason})" if row.reason else ""
         lines.append(f"  {row.app}/{row.variant}: {row.status}{reason}, {energy}")
@@ -93,7 +93,7 @@ def _stored(reader: ResultsReader) -> list[str]:
         ]
         if accepted:
             best = min(accepted, key=lambda r: r.best_energy_j_mean)
-            how = "ESTIMATE" if best.best_is_estimate else best.best_method
+            how = how_obtained(best.best_is_estimate, best.best_method)
             text += f"; best accepted {best.best_energy_j_mean:.4g} J ({how})"
             reference_j = baseline_j.get((app, variant), math.nan)
             if reference_j > 0:
