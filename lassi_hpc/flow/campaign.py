@@ -30,7 +30,14 @@ from lassi_hpc.flow.parsl_config import LLM_EXECUTOR, parsl_config
 from lassi_hpc.flow.progress import Progress, how_obtained
 from lassi_hpc.flow.trial_plan import PlannedVariant, plan_variant, skip_reason
 from lassi_hpc.llm import LLMEndpoint, RunningServer, complete, start_server
-from lassi_hpc.records import BaselineRecord, Evaluation, LLMRequest, LLMResponse, TrialRecord
+from lassi_hpc.records import (
+    BaselineRecord,
+    Evaluation,
+    LLMRequest,
+    LLMResponse,
+    TrialOutcome,
+    TrialRecord,
+)
 from lassi_hpc.stages.evaluate import CandidateTask, evaluate_candidate
 from lassi_hpc.stages.refine import (
     Action,
@@ -146,8 +153,6 @@ def _plan_trials(
         for task in tasks:
             key = (task.manifest.name, task.variant)
             baselines[key] = reader.read_baseline(*key) if key in stored else None
-    generator = site.llm_servers[campaign.llm.generator]
-    judge = site.llm_servers[campaign.llm.judge or campaign.llm.generator]
     planned, skipped = [], []
     for task in tasks:
         baseline = baselines[(task.manifest.name, task.variant)]
@@ -155,8 +160,7 @@ def _plan_trials(
         if reason or baseline is None:
             skipped.append((f"{task.manifest.name}/{task.variant}", reason))
             continue
-        # Model names are resolved once the servers run; the configured ones stand in until then.
-        planned.append(plan_variant(campaign, task, baseline, generator.model, judge.model))
+        planned.append(plan_variant(campaign, task, baseline))
     return planned, skipped
 
 
@@ -209,7 +213,14 @@ class _TrialDriver:
         self, todo: Sequence[tuple[PlannedVariant, TrialSpec]]
     ) -> tuple[list[TrialRecord], list[str]]:
         groups: dict[tuple[str, str, str], list[_Running]] = {}
-        for variant, spec in todo:
+        for variant, planned_spec in todo:
+            # The model names are known now that the servers answer (an embedded or vLLM server
+            # reports the one it serves).
+            spec = replace(
+                planned_spec,
+                generator_model=self._endpoints["generator"].model,
+                judge_model=self._endpoints["judge"].model,
+            )
             key = (spec.app, spec.variant, spec.strategy.value)
             groups.setdefault(key, []).append(_Running(spec, refactoring_trial(spec), variant))
         for runs in groups.values():
@@ -339,13 +350,12 @@ def _candidate_task(run: _Running, action: Evaluate) -> CandidateTask:
     )
 
 
-def _trial_name(spec: TrialSpec) -> str:
-    return f"{spec.app}/{spec.variant} {spec.strategy.value} #{spec.trial}"
+def _trial_name(trial: TrialSpec | TrialRecord) -> str:
+    return f"{trial.app}/{trial.variant} {trial.strategy.value} #{trial.trial}"
 
 
 def describe_trial(record: TrialRecord) -> str:
-    name = f"{record.app}/{record.variant} {record.strategy.value} #{record.trial}"
-    text = f"{name}: {record.outcome.value}"
+    text = f"{_trial_name(record)}: {record.outcome.value}"
     if record.best_step >= 0:
         evaluation = record.steps[record.best_step].evaluation
         assert evaluation is not None and evaluation.measurement is not None
@@ -361,6 +371,6 @@ def summarize_trials(records: Sequence[TrialRecord]) -> str:
     lines = []
     for strategy in sorted({r.strategy for r in records}):
         mine = [r for r in records if r.strategy is strategy]
-        accepted = sum(r.outcome.value == "accepted" for r in mine)
+        accepted = sum(r.outcome is TrialOutcome.ACCEPTED for r in mine)
         lines.append(f"{strategy.value}: {accepted} of {len(mine)} trials accepted")
     return "; ".join(lines) + " (this run; `lassi-hpc status` shows the whole campaign)"

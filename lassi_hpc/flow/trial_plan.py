@@ -86,8 +86,6 @@ def plan_variant(
     campaign: CampaignConfig,
     task: BaselineTask,
     baseline: BaselineRecord,
-    generator_model: str,
-    judge_model: str,
 ) -> PlannedVariant:
     """The trial specs of one app variant whose baseline passed and was measured."""
     assert baseline.measurement is not None
@@ -118,8 +116,6 @@ def plan_variant(
             device_specs=device_specs(baseline),
             llm=campaign.llm,
             refine=campaign.refine,
-            generator_model=generator_model,
-            judge_model=judge_model,
         )
         for strategy in campaign.strategies
         for trial in range(campaign.trials)

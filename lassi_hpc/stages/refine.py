@@ -98,8 +98,9 @@ class TrialSpec:
     device_specs: str
     llm: LLMSection
     refine: RefineSection
-    generator_model: str
-    judge_model: str
+    # The served model names; the driver fills them in once the servers answer.
+    generator_model: str = ""
+    judge_model: str = ""
 
 
 def request_seed(spec: TrialSpec, step: int) -> int:
@@ -239,6 +240,7 @@ def _candidate(
     editable = context.original
     attempt = 0
     corrected_no_code = False
+    fixes = 0
     while True:
         request, response = yield from state.ask("generator", purpose, messages)
         if not response.ok:
@@ -271,9 +273,9 @@ def _candidate(
         )
         state.steps.append(step)
         stage = _FIXABLE.get(evaluation.status)
-        fixes_used = sum(1 for s in state.steps if s.iteration == iteration and s.purpose == "fix")
-        if stage is None or fixes_used >= spec.refine.max_fix_attempts:
+        if stage is None or fixes >= spec.refine.max_fix_attempts:
             return step
+        fixes += 1
         attempt += 1
         purpose = "fix"
         messages = fix_prompt(

@@ -143,6 +143,7 @@ def test_vanilla_trial_walks_every_branch_of_the_loop(tmp_path: Path) -> None:
     assert "77777" not in prompts[3]  # the held-out arguments never reach the LLM
     assert "make" in prompts[2] and "error" in prompts[2].lower()  # the build log was sent back
     assert trial.outcome is TrialOutcome.ACCEPTED and trial.best_step == 3
+    assert (trial.generator_model, trial.judge_model) == ("scripted-fake", "scripted-fake")
     assert trial.rescore is not None
     best = trial.steps[3].evaluation
     assert best is not None and best.measurement is not None and baseline.measurement is not None
@@ -214,6 +215,8 @@ def test_campaign_with_the_real_embedded_llm(tmp_path: Path) -> None:
     for trial in trials:
         assert trial.outcome in set(TrialOutcome)
         assert trial.steps, trial.reason
+        # The site names no model: the one the server reports is recorded.
+        assert trial.generator_model == trial.steps[0].response.model != ""
         for step in trial.steps:
             assert step.response.ok, step.response.error
             assert step.response.completion_tokens > 0
