@@ -22,6 +22,7 @@ setup: system-deps $(VENV)/.installed
 demo: setup
 	$(BIN)/lassi-hpc run $(CAMPAIGN) --site $(SITE)
 	$(BIN)/lassi-hpc status $(dir $(CAMPAIGN))../../results/demo
+	$(BIN)/lassi-hpc report $(dir $(CAMPAIGN))../../results/demo
 
 lint: setup
 	$(BIN)/ruff check .

@@ -109,6 +109,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from lassi_hpc.analysis.model import ReportOptions
+    from lassi_hpc.analysis.report import run_report
+    from lassi_hpc.analysis.terminal import headline_lines
+    from lassi_hpc.flow.status_view import results_path
+
+    results = results_path(args.results)
+    options = ReportOptions(
+        noise_sds=args.noise_sds,
+        bootstrap_samples=args.bootstrap,
+        seed=args.seed,
+        highlight_ks=args.k,
+        max_bar_apps=args.max_bar_apps,
+        max_trace_apps=args.max_trace_apps,
+    )
+    out_dir = args.out if args.out is not None else results.parent / "report"
+    files = run_report(
+        results, out_dir, options, lambda message: print(f"report: {message}", file=sys.stderr)
+    )
+    for line in headline_lines(files.report):
+        print(line)
+    print(f"tables: {files.html.parent / 'tables'} ({len(files.tables)} CSV files)")
+    print(files.html)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="lassi-hpc",
@@ -134,6 +160,45 @@ def parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(handler=cmd_status)
 
+    report = commands.add_parser(
+        "report",
+        help="turn a campaign's results into tables, CSV files and an HTML report with plots",
+    )
+    report.add_argument(
+        "results", type=Path, metavar="RESULTS", help="the campaign's .h5 file or its directory"
+    )
+    report.add_argument(
+        "--out", type=Path, help="output directory (default: report/ beside the results file)"
+    )
+    report.add_argument(
+        "--noise-sds",
+        type=non_negative_float,
+        default=1.0,
+        help="a gain of at most this many baseline run-to-run SDs counts as 0 (0: off; default 1)",
+    )
+    report.add_argument(
+        "--bootstrap",
+        type=positive_int,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples of apps for campaign confidence intervals (default 2000)",
+    )
+    report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    report.add_argument(
+        "--k",
+        type=k_list,
+        default=(1, 3, 5),
+        metavar="K,K,...",
+        help="the k values shown as table columns (default 1,3,5)",
+    )
+    report.add_argument(
+        "--max-bar-apps", type=positive_int, default=40, help="apps in the per-app bar chart"
+    )
+    report.add_argument(
+        "--max-trace-apps", type=positive_int, default=12, help="apps whose power traces are drawn"
+    )
+    report.set_defaults(handler=cmd_report)
+
     check = commands.add_parser("check", help="validate campaign, site or app configs")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(handler=cmd_check)
@@ -151,6 +216,30 @@ def parser() -> argparse.ArgumentParser:
     )
     baseline.set_defaults(handler=cmd_baseline)
     return top
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return value
+
+
+def k_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(positive_int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of k >= 1"
+        ) from None
+    return values
 
 
 def configure_logging(verbose: bool) -> None:

@@ -24,6 +24,7 @@ from lassi_hpc.store.encoding import (
     get_text_list_attr,
     group_at,
     read_column,
+    read_json,
     read_text,
 )
 from lassi_hpc.store.file_access import open_results
@@ -35,25 +36,34 @@ from lassi_hpc.store.schema import (
     ATTR_LASSI_HPC_VERSION,
     BASELINE,
     BUILD,
+    DEVICES,
     MEASUREMENT,
     PROVENANCE,
     PROVENANCE_RESUMES,
     REPETITION_COLUMNS,
     REPETITIONS,
+    RESCORE,
     RUNS,
     STDERR,
     STDOUT,
+    SUMMARY,
     TRACE_COLUMNS,
     TRIALS,
     baseline_path,
     escape_name,
+    index_name,
     trace_name,
     trial_path,
 )
 from lassi_hpc.store.stage_codec import MEASUREMENT_NUMBERS, is_estimate
-from lassi_hpc.store.tables import BaselineRow, StepFailureRow, TrialRow
+from lassi_hpc.store.tables import BaselineRow, CandidateRow, StepFailureRow, TrialRow
 from lassi_hpc.store.trial_codec import read_trial_group
-from lassi_hpc.store.trial_rows import step_failure_rows, trial_row
+from lassi_hpc.store.trial_rows import (
+    candidate_rows,
+    rows_from_summary,
+    step_failure_row,
+    trial_row,
+)
 
 
 class ResultsReader:
@@ -120,8 +130,30 @@ class ResultsReader:
     def trials(self) -> list[TrialRow]:
         """One row per stored trial, sorted by app, variant, strategy and trial number; a file
         without trials (one written before trials existed, too) gives []."""
-        rows = [trial_row(group) for group in self._trial_groups()]
-        return sorted(rows, key=lambda row: (row.app, row.variant, row.strategy, row.trial))
+        return self.trial_tables()[0]
+
+    def candidates(self) -> list[CandidateRow]:
+        """One row per step that produced a candidate (or was asked for code and held none),
+        sorted by app, variant, strategy, trial and step."""
+        return self.trial_tables()[1]
+
+    def step_failures(self) -> list[StepFailureRow]:
+        """One row per step whose candidate failed a gate or whose answer held no code (status
+        "no-code"), sorted by app, variant, strategy, trial, then step order."""
+        failures = (step_failure_row(row) for row in self.candidates())
+        return [row for row in failures if row is not None]
+
+    def trial_tables(self) -> tuple[list[TrialRow], list[CandidateRow]]:
+        """trials() and candidates() from one pass over the file: each trial's `summary` dataset,
+        or, where a trial has none (schema version 1), the whole trial."""
+        trials, candidates = [], []
+        for group in self._trial_groups():
+            row, rows = _trial_rows(group)
+            trials.append(row)
+            candidates.extend(rows)
+        trials.sort(key=lambda row: (row.app, row.variant, row.strategy, row.trial))
+        candidates.sort(key=lambda row: (row.app, row.variant, row.strategy, row.trial, row.step))
+        return trials, candidates
 
     def trial_keys(self) -> list[tuple[str, str, str, int]]:
         """(app, variant, strategy, trial) of every stored trial, sorted."""
@@ -134,20 +166,6 @@ class ResultsReader:
             )
             for group in self._trial_groups()
         )
-
-    def step_failures(self) -> list[StepFailureRow]:
-        """One row per step whose candidate failed a gate or whose answer held no code (status
-        "no-code"), sorted by app, variant, strategy, trial, then step order."""
-        groups = sorted(
-            self._trial_groups(),
-            key=lambda group: (
-                get_text_attr(group, "app"),
-                get_text_attr(group, "variant"),
-                get_text_attr(group, "strategy"),
-                get_int_attr(group, "trial"),
-            ),
-        )
-        return [row for group in groups for row in step_failure_rows(group)]
 
     def _trial_groups(self) -> list[Any]:
         found = []
@@ -163,20 +181,48 @@ class ResultsReader:
     def repetitions(self, app: str, variant: str) -> dict[str, npt.NDArray[Any]]:
         """Per-repetition columns of a baseline's measurement: energy_j (J, per run), duration_s (s,
         per run), average_power_w (W), idle_power_w (W), runs_in_window (count)."""
-        group = self._repetitions_group(app, variant)
-        return {name: read_column(group, name) for name, _ in REPETITION_COLUMNS}
+        return _repetition_columns(self._baseline_repetitions(app, variant))
 
     def trace(
         self, app: str, variant: str, repetition: int
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(time_s, power_w) of one repetition's power trace: seconds from the window start, W."""
-        group = self._repetitions_group(app, variant)
-        trace = group.get(trace_name(repetition))
+        group = self._baseline_repetitions(app, variant)
+        return self._trace(group, repetition, f"baseline {app!r}/{variant!r}")
+
+    def trial_repetitions(
+        self, app: str, variant: str, strategy: str, trial: int, *, rescore: bool = False
+    ) -> dict[str, npt.NDArray[Any]]:
+        """Per-repetition columns (as repetitions()) of a trial's best step's measurement, or of
+        its independent second measurement when `rescore`."""
+        return _repetition_columns(self._trial_repetitions(app, variant, strategy, trial, rescore))
+
+    def trial_trace(
+        self,
+        app: str,
+        variant: str,
+        strategy: str,
+        trial: int,
+        repetition: int,
+        *,
+        rescore: bool = False,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(time_s, power_w) of one repetition of a trial's best-step measurement (or rescore)."""
+        group = self._trial_repetitions(app, variant, strategy, trial, rescore)
+        which = "rescore" if rescore else "best step"
+        return self._trace(
+            group, repetition, f"{strategy} trial {trial} of {app!r}/{variant!r} ({which})"
+        )
+
+    def _trace(
+        self, repetitions: Any, repetition: int, label: str
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        trace = repetitions.get(trace_name(repetition))
         if trace is None:
-            count = len(group[REPETITION_COLUMNS[0][0]])
+            count = len(repetitions[REPETITION_COLUMNS[0][0]])
             raise StoreError(
-                f"{self._path}: baseline {app!r}/{variant!r} has no power trace for repetition "
-                f"{repetition} ({count} repetitions, numbered from 0)"
+                f"{self._path}: {label} has no power trace for repetition {repetition} "
+                f"({count} repetitions, numbered from 0)"
             )
         time_s, power_w = (read_column(trace, name).astype(np.float64) for name, _ in TRACE_COLUMNS)
         return time_s, power_w
@@ -208,6 +254,9 @@ class ResultsReader:
     def read_trial(self, app: str, variant: str, strategy: str, trial: int) -> TrialRecord:
         """The full TrialRecord of trial `trial` (0-based) of `strategy` (a Strategy value) for
         `app`/`variant`, as it was written."""
+        return read_trial_group(self._trial_group(app, variant, strategy, trial))
+
+    def _trial_group(self, app: str, variant: str, strategy: str, trial: int) -> Any:
         path = trial_path(app, variant, enum_value(strategy, Strategy, "strategy"), trial)
         group = self._file.get(path)
         if group is None:
@@ -217,7 +266,7 @@ class ResultsReader:
                 f"{self._path}: no trial {strategy} {trial} for app {app!r} variant {variant!r}; "
                 f"stored for it: {listed}"
             )
-        return read_trial_group(group)
+        return group
 
     def _baseline(self, app: str, variant: str) -> Any:
         group = self._file.get(baseline_path(app, variant))
@@ -228,7 +277,7 @@ class ResultsReader:
             )
         return group
 
-    def _repetitions_group(self, app: str, variant: str) -> Any:
+    def _baseline_repetitions(self, app: str, variant: str) -> Any:
         baseline = self._baseline(app, variant)
         measurement = baseline.get(MEASUREMENT)
         if measurement is None:
@@ -236,6 +285,24 @@ class ResultsReader:
             raise StoreError(
                 f"{self._path}: baseline {app!r}/{variant!r} has no energy measurement "
                 f"(status {status})"
+            )
+        return group_at(measurement, REPETITIONS)
+
+    def _trial_repetitions(
+        self, app: str, variant: str, strategy: str, trial: int, rescore: bool
+    ) -> Any:
+        group = self._trial_group(app, variant, strategy, trial)
+        label = f"{self._path}: {strategy} trial {trial} of {app!r}/{variant!r}"
+        if rescore:
+            measurement = group.get(RESCORE)
+            if measurement is None:
+                raise StoreError(f"{label} has no rescore (second measurement)")
+        else:
+            row, _ = _trial_rows(group)
+            if row.best_step < 0:
+                raise StoreError(f"{label} has no best step ({row.outcome}: {row.reason})")
+            measurement = group_at(
+                group, f"steps/{index_name(row.best_step)}/evaluation/measurement"
             )
         return group_at(measurement, REPETITIONS)
 
@@ -269,6 +336,7 @@ def _baseline_row(group: Any) -> BaselineRow:
     estimate = False
     repetitions = 0
     flags: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
     if measurement is not None:
         numbers = {name: get_float_attr(measurement, name) for name in MEASUREMENT_NUMBERS}
         method = get_text_attr(measurement, "method")
@@ -276,6 +344,7 @@ def _baseline_row(group: Any) -> BaselineRow:
         estimate = is_estimate(measurement)
         repetitions = len(group_at(measurement, REPETITIONS)[REPETITION_COLUMNS[0][0]])
         flags = get_text_list_attr(measurement, "flags")
+        devices = tuple(str(entry.get("name", "")) for entry in read_json(measurement, DEVICES))
     return BaselineRow(
         app=get_text_attr(group, "app"),
         variant=get_text_attr(group, "variant"),
@@ -295,4 +364,19 @@ def _baseline_row(group: Any) -> BaselineRow:
         is_estimate=estimate,
         repetitions=repetitions,
         flags=flags,
+        devices=devices,
     )
+
+
+def _trial_rows(group: Any) -> tuple[TrialRow, list[CandidateRow]]:
+    """The rows of the trial in `group`: from its summary, else from the whole record."""
+    if SUMMARY in group:
+        rows = rows_from_summary(read_text(group, SUMMARY))
+        if rows is not None:
+            return rows
+    record = read_trial_group(group)
+    return trial_row(record), candidate_rows(record)
+
+
+def _repetition_columns(repetitions: Any) -> dict[str, npt.NDArray[Any]]:
+    return {name: read_column(repetitions, name) for name, _ in REPETITION_COLUMNS}

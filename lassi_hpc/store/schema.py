@@ -11,7 +11,7 @@ from typing import Final
 
 from lassi_hpc.errors import StoreError
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: trials carry a `summary` dataset
 """Version of the layout this code writes; readers accept this and older, never newer."""
 
 FORMAT: Final = "lassi_hpc-results"
@@ -70,6 +70,7 @@ LOG: Final = "log"
 JUDGE: Final = "judge"
 REASON: Final = "reason"
 RESCORE: Final = "rescore"
+SUMMARY: Final = "summary"  # JSON rows of the trial (trial_rows.summary_json)
 
 # The `units` attribute every numeric dataset carries.
 ATTR_UNITS: Final = "units"

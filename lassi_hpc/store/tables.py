@@ -36,6 +36,7 @@ class BaselineRow:
     is_estimate: bool
     repetitions: int
     flags: tuple[str, ...]
+    devices: tuple[str, ...]  # names of the measured devices, e.g. "NVIDIA A100-SXM4-80GB"
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,12 @@ class TrialRow:
     `candidates_passed` those that passed, and each failure count the steps that stopped at that
     gate; `no_code` counts answers to a request for code (purpose refactor, fix or no-code) that
     held none, whether or not the driver stored an evaluation for them.
-    The `best_*` figures are the best step's measurement (J, s, W); NaN, `best_method` "" and
-    `best_is_estimate` False when no candidate passed. Where `best_is_estimate` (or
-    `rescore_is_estimate`) is True the energy comes from a model, not a meter, and must be labelled
-    as an estimate wherever shown. `rescore_*` is the independent second measurement (NaN when
-    none); `judge` the trial's JudgeDecision value ("" when no judge ran). Times are host seconds
-    since the epoch.
+    The `best_*` figures are the best step's measurement (J, s, W); NaN, `best_method` "",
+    `best_iteration` -1 and `best_is_estimate` False when no candidate passed. Where
+    `best_is_estimate` (or `rescore_is_estimate`) is True the energy comes from a model, not a
+    meter, and must be labelled as an estimate wherever shown. `rescore_*` is the independent
+    second measurement (NaN when none); `judge` the trial's JudgeDecision value ("" when no judge
+    ran). Times are host seconds since the epoch.
     """
 
     app: str
@@ -90,9 +91,40 @@ class TrialRow:
     rescore_energy_j_mean: float
     rescore_energy_j_ci95: float
     rescore_is_estimate: bool
+    rescore_duration_s_mean: float
+    rescore_average_power_w_mean: float
+    rescore_method: str  # an EnergyMethod value, or ""
+    best_iteration: int
     judge: str
     started_at_s: float
     ended_at_s: float
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """One step that produced a candidate to evaluate, or that was asked for code and got none.
+
+    `status` is a CandidateStatus value ("no-code" also for an answer without code that was not
+    evaluated). The measurement figures (J, s, W) are the step's own measurement: NaN, `method` ""
+    and `is_estimate` False when the candidate was not measured.
+    """
+
+    app: str
+    variant: str
+    strategy: str  # a Strategy value
+    trial: int
+    step: int
+    iteration: int
+    attempt: int
+    purpose: str
+    status: str
+    energy_j_mean: float
+    energy_j_ci95: float
+    duration_s_mean: float
+    average_power_w_mean: float
+    method: str  # an EnergyMethod value, or ""
+    is_estimate: bool
+    is_best: bool  # the trial's best step
 
 
 @dataclass(frozen=True)

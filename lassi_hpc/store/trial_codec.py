@@ -63,6 +63,7 @@ from lassi_hpc.store.schema import (
     RUNS,
     SCREEN,
     STEPS,
+    SUMMARY,
     VERDICTS,
     escape_name,
     index_name,
@@ -89,6 +90,12 @@ from lassi_hpc.store.stage_codec import (
     write_runs,
     write_verdicts,
 )
+from lassi_hpc.store.trial_rows import summary_json
+
+# Upper bounds of the JSON summary's bytes (field names and numbers) beside the texts it repeats:
+# the trial row, and one candidate row per step.
+_SUMMARY_BYTES = 4096
+_SUMMARY_BYTES_PER_STEP = 512
 
 # Text attributes of the trial group, in the order they are written.
 _TRIAL_TEXTS = ("app", "variant", "partition", "generator_model", "judge_model", "reason")
@@ -184,6 +191,9 @@ def estimated_trial_size_bytes(record: TrialRecord) -> int:
         size += _judge_size_bytes(record.judge)
     if record.rescore is not None:
         size += measurement_size_bytes(record.rescore)
+    size += DATASET_OVERHEAD_BYTES + _SUMMARY_BYTES + _SUMMARY_BYTES_PER_STEP * len(record.steps)
+    size += text_size_bytes(getattr(record, name) for name in _TRIAL_TEXTS)
+    size += text_size_bytes(step.purpose for step in record.steps)
     return size
 
 
@@ -235,6 +245,7 @@ def write_trial_group(group: Any, record: TrialRecord, written_utc: str) -> None
         _write_judge(group.create_group(JUDGE), record.judge)
     if record.rescore is not None:
         write_measurement(group.create_group(RESCORE), record.rescore)
+    write_text(group, SUMMARY, summary_json(record))
 
 
 def _write_step(group: Any, step: TrialStep, index: int) -> None:

@@ -16,6 +16,12 @@ record:
 HDF5's metadata cache is kept from writing anything between flushes (see metadata_cache), and a
 file whose write failed half-way is abandoned so that HDF5 never flushes the half record (see
 file_access.abandon).
+
+Each flush also fsyncs, so that a record survives a crash of the node, not only of the process. A
+writer opened with `durable=False` skips the fsync: a killed process still loses at most the record
+being written, but a node crash (or power loss) may lose or corrupt records the OS had not written
+back yet. That is for bulk files that can be made again (synthetic benchmark files), never for a
+campaign.
 """
 
 from __future__ import annotations
@@ -99,10 +105,11 @@ class ResultsWriter:
     callbacks may run on other threads) and refused in any process but the one that opened the file.
     """
 
-    def __init__(self, file: Any, path: Path) -> None:
+    def __init__(self, file: Any, path: Path, *, durable: bool = True) -> None:
         """Internal: use ResultsWriter.create or ResultsWriter.open_existing."""
         self._file = file
         self._path = path
+        self._durable = durable
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._reserved_below = os.fstat(file.id.get_vfd_handle()).st_size
@@ -121,12 +128,15 @@ class ResultsWriter:
         provenance: Provenance,
         *,
         overwrite: bool = False,
+        durable: bool = True,
     ) -> ResultsWriter:
         """Create a new results file holding its header and provenance, open for writing.
 
         The file is written under a temporary name in the same directory and renamed when complete,
         so `path` never names a file without a header. An existing `path` is refused unless
-        `overwrite` is true (a campaign's results are not replaced by accident).
+        `overwrite` is true (a campaign's results are not replaced by accident). `durable=False`
+        flushes records without fsync: faster, and not safe against a node crash (see the module
+        docstring); only for files that can be made again.
         """
         target = Path(path)
         if target.exists() and not overwrite:
@@ -147,27 +157,34 @@ class ResultsWriter:
             set_text_attr(file, ATTR_CAMPAIGN_NAME, campaign_name)
             write_provenance(file.create_group(PROVENANCE), provenance)
             file.create_group(APPS)
-            sync_to_disk(file)
+            if durable:
+                sync_to_disk(file)
+            else:
+                file.flush()
             file.close()
             os.replace(partial, target)
         except _H5_ERRORS as exc:
             abandon(file)  # a temporary file, deleted next: only its handle needs closing
             partial.unlink(missing_ok=True)
             raise StoreError(f"{target}: cannot create the results file: {exc}") from exc
-        return cls.open_existing(target)
+        return cls.open_existing(target, durable=durable)
 
     @classmethod
     def open_existing(
-        cls, path: str | os.PathLike[str], *, provenance: Provenance | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        provenance: Provenance | None = None,
+        durable: bool = True,
     ) -> ResultsWriter:
         """Open a results file to add to it (resuming a campaign); what it holds is kept.
 
         `provenance`, when given, is recorded under /provenance/resumes/<nnnn> as the provenance of
-        this session.
+        this session. `durable=False` flushes records without fsync, as in create().
         """
         target = Path(path)
         file, _ = open_results(target, for_writing=True)
-        writer = cls(file, target)
+        writer = cls(file, target, durable=durable)
         try:
             writer._update(writer._prepare, provenance)
         except _H5_ERRORS as exc:
@@ -301,7 +318,10 @@ class ResultsWriter:
 
     def _sync(self) -> None:
         self._reserved_below = reserve_space(self._file, self._reserved_below, RESERVE_MARGIN_BYTES)
-        sync_to_disk(self._file)
+        if self._durable:
+            sync_to_disk(self._file)
+        else:
+            self._file.flush()
 
     def _stopped_message(self) -> str:
         return (

@@ -20,7 +20,7 @@ from test_store_support import (
 import lassi_hpc
 from lassi_hpc.errors import StoreError
 from lassi_hpc.records import EnergyMethod
-from lassi_hpc.store import BaselineRow, ResultsReader, ResultsWriter, as_columns
+from lassi_hpc.store import SCHEMA_VERSION, BaselineRow, ResultsReader, ResultsWriter, as_columns
 
 
 @pytest.fixture
@@ -61,6 +61,7 @@ def test_baselines_table_has_one_row_per_app_variant(results: Path) -> None:
         is_estimate=False,
         repetitions=3,
         flags=(),
+        devices=("NVIDIA A100-SXM4-80GB", "AMD EPYC 7763 64-Core"),
     )
     assert estimate.is_estimate and estimate.method == "estimate"
     assert estimate.flags == ("estimate",)
@@ -73,6 +74,7 @@ def test_baselines_table_has_one_row_per_app_variant(results: Path) -> None:
         False,
         0,
     )
+    assert failed.devices == ()
 
 
 def test_as_columns_turns_rows_into_columns(results: Path) -> None:
@@ -147,7 +149,7 @@ def test_missing_things_are_named(results: Path) -> None:
 
 def test_reader_metadata(results: Path) -> None:
     with ResultsReader(results) as reader:
-        assert reader.schema_version == 1
+        assert reader.schema_version == SCHEMA_VERSION
         assert reader.campaign_name == "demo-campaign"
         assert reader.created_utc.endswith("Z")
         found = reader.provenance()

@@ -141,7 +141,7 @@ def test_header_and_provenance_are_readable_with_plain_h5py(tmp_path: Path) -> N
 
     with h5py.File(path, "r") as file:
         assert file.attrs["format"] == "lassi_hpc-results"
-        assert file.attrs["schema_version"] == SCHEMA_VERSION == 1
+        assert file.attrs["schema_version"] == SCHEMA_VERSION == 2
         assert file.attrs["campaign_name"] == "demo-campaign"
         assert file.attrs["created_utc"].endswith("Z")
         prov = file["provenance"]

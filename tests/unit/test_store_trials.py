@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -112,13 +113,14 @@ def test_trial_layout_is_readable_with_plain_h5py(tmp_path: Path) -> None:
     write(path, lassi_ee_trial(method=EnergyMethod.ESTIMATE))
 
     with h5py.File(path, "r") as file:
-        assert file.attrs["schema_version"] == SCHEMA_VERSION == 1
+        assert file.attrs["schema_version"] == SCHEMA_VERSION == 2
         assert list(file["apps/jacobi/cuda"]) == ["baseline", "trials"]
         trial = file[TRIAL_GROUP]
         assert trial.attrs["outcome"] == "accepted" and trial.attrs["strategy"] == "lassi-ee"
         assert int(trial.attrs["trial"]) == 0 and int(trial.attrs["best_step"]) == 3
         assert trial.attrs["ended_at_s"] == T0 + 1234.5
-        assert list(trial) == ["judge", "rescore", "steps"]
+        assert list(trial) == ["judge", "rescore", "steps", "summary"]
+        assert json.loads(trial["summary"].asstr()[()])["trial"]["best_step"] == 3
         assert list(trial["steps"]) == [f"{i:04d}" for i in range(7)]
         summary = trial["steps/0000"]
         assert summary.attrs["purpose"] == "summary" and int(summary.attrs["iteration"]) == 0
@@ -512,6 +514,10 @@ def test_trial_rows_sum_the_steps(tmp_path: Path) -> None:
         rescore_energy_j_mean=best.energy_j_mean,
         rescore_energy_j_ci95=best.energy_j_ci95,
         rescore_is_estimate=False,
+        rescore_duration_s_mean=best.duration_s_mean,
+        rescore_average_power_w_mean=best.average_power_w_mean,
+        rescore_method="counter",
+        best_iteration=1,
         judge="valid",
         started_at_s=T0 + 100.0,
         ended_at_s=T0 + 1234.5,
@@ -525,6 +531,8 @@ def test_trial_rows_sum_the_steps(tmp_path: Path) -> None:
         "best_average_power_w_mean",
         "rescore_energy_j_mean",
         "rescore_energy_j_ci95",
+        "rescore_duration_s_mean",
+        "rescore_average_power_w_mean",
     ]
     assert all(math.isnan(getattr(second, name)) for name in nan_fields)
     counted = {k: v for k, v in dataclasses.asdict(second).items() if k not in nan_fields}
@@ -557,6 +565,8 @@ def test_trial_rows_sum_the_steps(tmp_path: Path) -> None:
         "best_method": "",
         "best_is_estimate": False,
         "rescore_is_estimate": False,
+        "rescore_method": "",
+        "best_iteration": -1,
         "judge": "",
         "started_at_s": T0 + 200.0,
         "ended_at_s": T0 + 900.0,
@@ -595,6 +605,58 @@ def test_step_failures_and_trial_keys(tmp_path: Path) -> None:
         StepFailureRow("jacobi", "cuda", "vanilla", 1, 1, 1, "no-code", "run-failed"),
         *(StepFailureRow("lulesh", "cuda", "lassi-ee", 2, *f) for f in lassi_failures),
     ]
+
+
+def test_rows_without_a_summary_are_computed_from_the_whole_trial(tmp_path: Path) -> None:
+    # Schema version 1 stored no summary; a summary with other fields (another version) is ignored.
+    path = tmp_path / "results.h5"
+    write(path, vanilla_trial(), lassi_ee_trial())
+    with ResultsReader(path) as reader:
+        expected = reader.trial_tables()
+    with h5py.File(path, "r+") as file:
+        del file[TRIAL_GROUP + "/summary"]
+        vanilla = file["apps/jacobi/cuda/trials/vanilla/0001"]
+        stale = json.loads(vanilla["summary"].asstr()[()])
+        stale["trial"]["a_field_from_another_version"] = 1
+        del vanilla["summary"]
+        vanilla["summary"] = json.dumps(stale)
+    with ResultsReader(path) as reader:
+        assert reader.trial_tables() == expected
+    trials, _ = expected
+    assert [row.best_iteration for row in trials] == [1, -1]
+    assert math.isnan(trials[1].best_energy_j_mean)  # NaN survives the JSON summary (as null)
+
+
+def test_candidate_rows_and_the_best_steps_measurements(tmp_path: Path) -> None:
+    path = tmp_path / "results.h5"
+    lassi = lassi_ee_trial()
+    write(path, lassi, vanilla_trial())
+    with ResultsReader(path) as reader:
+        candidates = [row for row in reader.candidates() if row.strategy == "lassi-ee"]
+        best_columns = reader.trial_repetitions("jacobi", "cuda", "lassi-ee", 0)
+        rescore_columns = reader.trial_repetitions("jacobi", "cuda", "lassi-ee", 0, rescore=True)
+        time_s, power_w = reader.trial_trace("jacobi", "cuda", "lassi-ee", 0, 0)
+        with pytest.raises(StoreError, match="vanilla trial 1 of 'jacobi'/'cuda' has no best step"):
+            reader.trial_repetitions("jacobi", "cuda", "vanilla", 1)
+        with pytest.raises(StoreError, match="has no rescore"):
+            reader.trial_repetitions("jacobi", "cuda", "vanilla", 1, rescore=True)
+    assert [(row.step, row.status, row.is_best) for row in candidates] == [
+        (2, "build-failed", False),
+        (3, "passed", True),
+        (4, "verify-failed", False),
+        (5, "no-code", False),
+    ]
+    best = candidates[1]
+    measured = lassi.steps[3].evaluation.measurement if lassi.steps[3].evaluation else None
+    assert measured is not None
+    assert best.energy_j_mean == measured.energy_j_mean and best.method == "counter"
+    assert math.isnan(candidates[0].energy_j_mean) and candidates[0].method == ""
+    energies = [repetition.energy_j for repetition in measured.repetitions]
+    assert best_columns["energy_j"].tolist() == energies
+    assert rescore_columns["energy_j"].tolist() == energies  # the fixture rescore repeats it
+    first_trace = measured.repetitions[0].trace
+    assert first_trace is not None and power_w.tolist() == list(first_trace.power_w)
+    assert len(time_s) == len(power_w)
 
 
 def test_a_file_without_trials_reads_as_none(tmp_path: Path) -> None:

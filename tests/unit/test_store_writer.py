@@ -20,7 +20,7 @@ from test_store_support import (
 import lassi_hpc
 from lassi_hpc.errors import StoreError
 from lassi_hpc.records import OutputFile, Verdict
-from lassi_hpc.store import ResultsReader, ResultsWriter
+from lassi_hpc.store import SCHEMA_VERSION, ResultsReader, ResultsWriter
 from lassi_hpc.store.file_access import abandon
 
 REPO_ROOT = Path(lassi_hpc.__file__).resolve().parents[1]
@@ -126,12 +126,14 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     with new_file(path):
         pass
     with h5py.File(path, "r+") as file:
-        file.attrs["schema_version"] = 2
+        file.attrs["schema_version"] = SCHEMA_VERSION + 1
     for open_it in (ResultsWriter.open_existing, ResultsReader):
         with pytest.raises(StoreError) as caught:
             open_it(path)
         assert str(path) in str(caught.value)
-        assert "schema_version 2" in str(caught.value) and "upgrade lassi_hpc" in str(caught.value)
+        assert f"schema_version {SCHEMA_VERSION + 1}" in str(
+            caught.value
+        ) and "upgrade lassi_hpc" in str(caught.value)
 
 
 def test_older_schema_version_is_read_but_not_appended_to(tmp_path: Path) -> None:

@@ -1,0 +1,81 @@
+"""The warnings a report's reader must see: estimates, biased scoring, apps left out, noise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from lassi_hpc.analysis.model import AppSummary, GroupKey, ReportOptions, TrialScore
+from lassi_hpc.store.tables import BaselineRow
+
+_LISTED = 20  # groups named one by one in a note; the rest are counted
+
+
+def report_notes(
+    baselines: Iterable[BaselineRow],
+    scores: Sequence[TrialScore],
+    apps: Sequence[AppSummary],
+    left_out: Mapping[GroupKey, str],
+    options: ReportOptions,
+) -> tuple[str, ...]:
+    """The notes of a report, most important first."""
+    notes: list[str] = []
+    baselines = list(baselines)
+    if not scores and not left_out:
+        notes.append("The file holds no refactoring trials: only baselines are shown.")
+    notes.extend(_estimate_notes(baselines, scores))
+    passed = [score for score in scores if score.passed]
+    unrescored = [score for score in passed if score.scored_on == "selection"]
+    if unrescored:
+        notes.append(
+            f"{len(unrescored)} of {len(passed)} passing trials had no independent second "
+            "measurement and are scored on the measurement their best candidate was selected on: "
+            "best-of-k gains computed from them are biased upward."
+        )
+    mixed = [app.key.label for app in apps if app.energy_method == "mixed"]
+    if mixed:
+        notes.append(
+            f"{len(mixed)} groups compare energies obtained by different methods (baseline and "
+            f"candidates): {_listed(mixed)}."
+        )
+    within = sum(score.inside_noise for score in passed)
+    if within:
+        notes.append(
+            f"{within} passing trials saved energy within the baseline's run-to-run noise "
+            f"(at most {options.noise_sds:g} × its CV) and count as 0 (option --noise-sds)."
+        )
+    noisy = [f"{row.app}/{row.variant}" for row in baselines if "cv>5%" in row.flags]
+    if noisy:
+        notes.append(
+            f"{len(noisy)} baselines vary by more than 5% from run to run: {_listed(noisy)}."
+        )
+    for k in options.highlight_ks:
+        short = [app.key.label for app in apps if app.trials < k]
+        if short:
+            notes.append(
+                f"{len(short)} groups have fewer than {k} trials: ER@{k} and pass@{k} are not "
+                f"defined for them and they are left out of the campaign means at k = {k}."
+            )
+    if left_out:
+        listed = [f"{key.label} ({why})" for key, why in sorted(left_out.items())]
+        notes.append(f"Left out, no usable baseline: {_listed(listed)}.")
+    return tuple(notes)
+
+
+def _estimate_notes(baselines: Sequence[BaselineRow], scores: Sequence[TrialScore]) -> list[str]:
+    estimated_baselines = sum(row.is_estimate for row in baselines)
+    scored = [score for score in scores if score.passed]
+    estimated_scores = sum(score.is_estimate for score in scored)
+    if not estimated_baselines and not estimated_scores:
+        return []
+    return [
+        f"ESTIMATED energy: {estimated_baselines} of {len(baselines)} baselines and "
+        f"{estimated_scores} of {len(scored)} scored candidates have energies from a model (no "
+        "energy meter where they ran), not from a measurement. Reductions computed from them are "
+        "not measured savings."
+    ]
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_LISTED])
+    more = len(items) - _LISTED
+    return f"{shown} and {more} more" if more > 0 else shown

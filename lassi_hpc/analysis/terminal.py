@@ -1,0 +1,43 @@
+"""The few lines `lassi-hpc report` prints: the campaign figures at the highlighted k."""
+
+from __future__ import annotations
+
+import math
+
+from lassi_hpc.analysis.model import CurvePoint, Report
+
+
+def headline_lines(report: Report) -> list[str]:
+    """One line per strategy and partition with ER@k and pass@k (95% CI) at the highlighted k,
+    preceded by a warning when any energy is an estimate."""
+    lines = []
+    if any(app.is_estimate for app in report.apps):
+        lines.append("ESTIMATED energy (no meter): the reductions below are not measurements")
+    points = {(p.strategy, p.partition, p.k): p for p in report.curves}
+    groups = sorted({(p.strategy, p.partition) for p in report.curves})
+    for strategy, partition in groups:
+        shown = [
+            points[(strategy, partition, k)]
+            for k in report.options.highlight_ks
+            if (strategy, partition, k) in points
+        ]
+        if not shown:
+            continue
+        figures = "  ".join(_figures(point) for point in shown)
+        apps = shown[0].apps
+        lines.append(f"{strategy} on {partition} ({apps} apps): {figures}")
+    if not groups:
+        lines.append("no refactoring trials to score")
+    return lines
+
+
+def _figures(point: CurvePoint) -> str:
+    return (
+        f"ER@{point.k} {_percent(point.er_mean)} "
+        f"[{_percent(point.er_ci95_low)}, {_percent(point.er_ci95_high)}] "
+        f"pass@{point.k} {_percent(point.pass_mean)}"
+    )
+
+
+def _percent(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{100 * value:.1f}%"
