@@ -13,11 +13,13 @@ from matplotlib.patches import Patch
 from lassi_hpc.analysis.model import AppSummary, Report
 from lassi_hpc.analysis.plots_canvas import (
     RenderedFigure,
+    drawn_title,
+    estimate_title,
     figure_png,
-    figure_text,
     legend_text,
     new_figure,
     placeholder_figure,
+    short_label,
     strategy_colour,
     with_estimate_warning,
 )
@@ -49,12 +51,13 @@ def app_bars_figure(report: Report) -> RenderedFigure:
     strategies = sorted({strategy for line in shown for strategy in line.by_strategy})
     several_partitions = len({line.partition for line in lines}) > 1
     any_estimate = any(app.is_estimate for line in shown for app in line.by_strategy.values())
-    title = with_estimate_warning(title, any_estimate)
+    base_title = title
+    title = estimate_title(base_title, any_estimate)
 
     row_height_in = 0.16 * len(strategies) + 0.12
     figure = new_figure(2.8 + 2.6 * len(ks), max(2.6, 1.3 + row_height_in * len(shown)))
-    panels = figure.subplots(1, len(ks), sharey=True, squeeze=False)[0]
-    labels = [figure_text(_line_label(line, several_partitions)) for line in shown]
+    panels = figure.subplots(1, len(ks), sharex=True, sharey=True, squeeze=False)[0]
+    labels = [short_label(_line_label(line, several_partitions)) for line in shown]
     for axes, k in zip(panels, ks, strict=True):
         _draw_panel(axes, shown, strategies, k)
         axes.set_title(f"k = {k}", fontsize=10)
@@ -64,7 +67,7 @@ def app_bars_figure(report: Report) -> RenderedFigure:
     panels[0].set_ylabel("app line")
     handles = [Patch(color=strategy_colour(s), label=legend_text(s)) for s in strategies]
     figure.legend(handles=handles, loc="outside upper right", fontsize=8, ncols=len(strategies))
-    figure.suptitle(figure_text(title), fontsize=11)
+    figure.suptitle(drawn_title(base_title, any_estimate), fontsize=11)
     return RenderedFigure(
         name=NAME,
         title=title,

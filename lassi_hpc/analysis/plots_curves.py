@@ -12,6 +12,8 @@ from lassi_hpc.analysis.model import CurvePoint, ReferenceCurve, Report
 from lassi_hpc.analysis.plots_canvas import (
     REFERENCE_COLOUR,
     RenderedFigure,
+    drawn_title,
+    estimate_title,
     figure_png,
     label_integer_ks,
     legend_text,
@@ -65,7 +67,8 @@ def pass_curves_figure(report: Report) -> RenderedFigure:
 
 def _curve_figure(report: Report, metric: _Metric, any_estimate: bool) -> RenderedFigure:
     name = f"{metric.name}_curves"
-    title = with_estimate_warning(f"Campaign {metric.label} against k", any_estimate)
+    base_title = f"Campaign {metric.label} against k"
+    title = estimate_title(base_title, any_estimate)
     groups = _curves_by_group(report.curves)
     if not groups:
         return placeholder_figure(name, title, "no campaign curves (no app has a scored trial)")
@@ -103,7 +106,7 @@ def _curve_figure(report: Report, metric: _Metric, any_estimate: bool) -> Render
     axes.set_ylim(bottom=0.0)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="best")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(drawn_title(base_title, any_estimate), fontsize=10)
     band = f"{100.0 * report.options.confidence:g}%"
     caption = (
         f"Mean {metric.label} over apps per strategy and partition; the band is the {band} "

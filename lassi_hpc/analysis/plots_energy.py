@@ -5,6 +5,7 @@ and rasterized."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,8 @@ from lassi_hpc.analysis.model import CandidatePoint, Report
 from lassi_hpc.analysis.plots_canvas import (
     BASELINE_COLOUR,
     RenderedFigure,
+    drawn_title,
+    estimate_title,
     figure_png,
     legend_text,
     new_figure,
@@ -43,7 +46,8 @@ def energy_vs_time_figure(report: Report) -> RenderedFigure:
     if not shown:
         return placeholder_figure(NAME, title, "no measured candidates")
     any_estimate = any(candidate.is_estimate for candidate in shown)
-    title = with_estimate_warning(title, any_estimate)
+    base_title = title
+    title = estimate_title(base_title, any_estimate)
     by_strategy: dict[str, list[CandidatePoint]] = {}
     for candidate in shown:
         by_strategy.setdefault(candidate.key.strategy, []).append(candidate)
@@ -51,8 +55,16 @@ def energy_vs_time_figure(report: Report) -> RenderedFigure:
     figure = new_figure(7.0, 5.0)
     axes = figure.add_subplot()
     alpha = 0.6 if len(shown) < 2000 else 0.2
-    for strategy, candidates in sorted(by_strategy.items()):
-        _draw_strategy(axes, strategy, candidates, alpha)
+    best_count = sum(1 for candidate in shown if candidate.is_best)
+    best_size = 5.0 if best_count <= 500 else 3.0
+    columns = {strategy: _Columns.of(candidates) for strategy, candidates in by_strategy.items()}
+    # Clouds first, then best points, then fronts: one strategy's cloud never hides another's best.
+    for strategy, column in sorted(columns.items()):
+        _draw_cloud(axes, strategy, column, alpha)
+    for strategy, column in sorted(columns.items()):
+        _draw_best(axes, strategy, column, best_size)
+    for strategy, column in sorted(columns.items()):
+        _draw_front(axes, strategy, column)
     axes.axhline(1.0, color=BASELINE_COLOUR, linestyle="--", linewidth=0.9, label="baseline")
     axes.axvline(1.0, color=BASELINE_COLOUR, linestyle="--", linewidth=0.9)
     _choose_scales(axes, shown)
@@ -60,7 +72,7 @@ def energy_vs_time_figure(report: Report) -> RenderedFigure:
     axes.set_ylabel("energy / baseline energy (ratio, 1 = baseline)")
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="best", markerscale=2.0)
-    axes.set_title(title, fontsize=10)
+    axes.set_title(drawn_title(base_title, any_estimate), fontsize=10)
     left_out = len(report.candidates) - len(shown)
     caption = (
         f"{len(shown)} measured candidates; large outlined points are the best step of their "
@@ -79,50 +91,74 @@ def energy_vs_time_figure(report: Report) -> RenderedFigure:
     )
 
 
-def _draw_strategy(
-    axes: Axes, strategy: str, candidates: Sequence[CandidatePoint], alpha: float
-) -> None:
-    colour = strategy_colour(strategy)
-    time_ratio = _column(candidates, "time_ratio")
-    energy_ratio = _column(candidates, "energy_ratio")
-    is_best = np.fromiter((c.is_best for c in candidates), dtype=bool, count=len(candidates))
-    on_front = np.fromiter((c.on_front for c in candidates), dtype=bool, count=len(candidates))
+@dataclass(frozen=True)
+class _Columns:
+    """One strategy's candidates as arrays (ratios to the baseline)."""
+
+    time_ratio: _Floats
+    energy_ratio: _Floats
+    is_best: npt.NDArray[np.bool_]
+    on_front: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, candidates: Sequence[CandidatePoint]) -> _Columns:
+        count = len(candidates)
+        return cls(
+            time_ratio=_column(candidates, "time_ratio"),
+            energy_ratio=_column(candidates, "energy_ratio"),
+            is_best=np.fromiter((c.is_best for c in candidates), dtype=bool, count=count),
+            on_front=np.fromiter((c.on_front for c in candidates), dtype=bool, count=count),
+        )
+
+
+def _draw_cloud(axes: Axes, strategy: str, columns: _Columns, alpha: float) -> None:
+    rest = ~columns.is_best
     axes.plot(
-        time_ratio[~is_best],
-        energy_ratio[~is_best],
+        columns.time_ratio[rest],
+        columns.energy_ratio[rest],
         linestyle="none",
         marker="o",
         markersize=2.0,
         markeredgewidth=0.0,
         alpha=alpha,
-        color=colour,
+        color=strategy_colour(strategy),
         rasterized=True,
-        label=legend_text(f"{strategy} (n={len(candidates)})"),
+        label=legend_text(f"{strategy} (n={len(columns.time_ratio)})"),
     )
-    if is_best.any():
-        axes.plot(
-            time_ratio[is_best],
-            energy_ratio[is_best],
-            linestyle="none",
-            marker="o",
-            markersize=5.0,
-            markeredgecolor="#000000",
-            markeredgewidth=0.6,
-            alpha=0.9,
-            color=colour,
-            rasterized=True,
-            label=legend_text(f"{strategy} best of trial"),
-        )
-    if on_front.any():
-        order = np.argsort(time_ratio[on_front], kind="stable")
-        axes.step(
-            time_ratio[on_front][order],
-            energy_ratio[on_front][order],
-            where="post",
-            color=colour,
-            linewidth=1.5,
-            label=legend_text(f"{strategy} Pareto front"),
-        )
+
+
+def _draw_best(axes: Axes, strategy: str, columns: _Columns, size: float) -> None:
+    if not columns.is_best.any():
+        return
+    axes.plot(
+        columns.time_ratio[columns.is_best],
+        columns.energy_ratio[columns.is_best],
+        linestyle="none",
+        marker="o",
+        markersize=size,
+        markeredgecolor="#000000",
+        markeredgewidth=0.5,
+        alpha=0.9,
+        color=strategy_colour(strategy),
+        rasterized=True,
+        label=legend_text(f"{strategy} best of trial"),
+    )
+
+
+def _draw_front(axes: Axes, strategy: str, columns: _Columns) -> None:
+    if not columns.on_front.any():
+        return
+    time_ratio = columns.time_ratio[columns.on_front]
+    energy_ratio = columns.energy_ratio[columns.on_front]
+    order = np.argsort(time_ratio, kind="stable")
+    axes.step(
+        time_ratio[order],
+        energy_ratio[order],
+        where="post",
+        color=strategy_colour(strategy),
+        linewidth=1.5,
+        label=legend_text(f"{strategy} Pareto front"),
+    )
 
 
 def _column(candidates: Sequence[CandidatePoint], field: str) -> _Floats:

@@ -11,10 +11,10 @@ from lassi_hpc.analysis.model import Report, StageFailureCount
 from lassi_hpc.analysis.plots_canvas import (
     RenderedFigure,
     figure_png,
-    figure_text,
     legend_text,
     new_figure,
     placeholder_figure,
+    short_label,
 )
 
 NAME = "failures"
@@ -46,7 +46,7 @@ def failures_figure(report: Report) -> RenderedFigure:
     for axes, strategy in zip(panels, strategies, strict=True):
         own = [count for count in failures if count.strategy == strategy]
         _draw_panel(axes, own, stages, iterations)
-        axes.set_title(figure_text(strategy), fontsize=10)
+        axes.set_title(short_label(strategy), fontsize=10)
         axes.set_xlabel("iteration (0 = before any code change)")
     panels[0].set_ylabel("candidates stopped (count)")
     handles, labels = panels[0].get_legend_handles_labels()

@@ -10,11 +10,13 @@ from lassi_hpc.analysis.model import PowerTrace, Report, TracePair
 from lassi_hpc.analysis.plots_canvas import (
     BASELINE_COLOUR,
     RenderedFigure,
+    drawn_title,
+    estimate_title,
     figure_png,
-    figure_text,
     legend_text,
     new_figure,
     placeholder_figure,
+    short_label,
     strategy_colour,
     with_estimate_warning,
 )
@@ -30,7 +32,8 @@ def power_traces_figure(report: Report) -> RenderedFigure:
     if not pairs:
         return placeholder_figure(NAME, title, "no power traces recorded")
     any_estimate = any(pair.is_estimate for pair in pairs)
-    title = with_estimate_warning(title, any_estimate)
+    base_title = title
+    title = estimate_title(base_title, any_estimate)
     columns = min(_COLUMNS, len(pairs))
     rows = math.ceil(len(pairs) / columns)
     figure = new_figure(3.6 * columns, 0.6 + 2.6 * rows)
@@ -40,7 +43,7 @@ def power_traces_figure(report: Report) -> RenderedFigure:
             _draw_pair(axes, pairs[index])
         else:
             axes.set_axis_off()
-    figure.suptitle(figure_text(title), fontsize=11)
+    figure.suptitle(drawn_title(base_title, any_estimate), fontsize=11)
     without_best = sum(1 for pair in pairs if pair.best is None)
     caption = (
         f"Power (W) against time from the start of the measurement window (s) for {len(pairs)} "
@@ -60,10 +63,11 @@ def power_traces_figure(report: Report) -> RenderedFigure:
 
 def _draw_pair(axes: Axes, pair: TracePair) -> None:
     key = pair.key
-    heading = f"{key.app}/{key.variant}\n{key.strategy} on {key.partition}"
+    heading = short_label(f"{key.app}/{key.variant}") + "\n"
+    heading += short_label(f"{key.strategy} on {key.partition}")
     if pair.is_estimate:
         heading += " (estimated)"
-    axes.set_title(figure_text(heading), fontsize=8)
+    axes.set_title(heading, fontsize=8)
     axes.set_xlabel("time (s)", fontsize=8)
     axes.set_ylabel("power (W)", fontsize=8)
     axes.tick_params(labelsize=7)
