@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lassi_hpc.records import PowerTrace
+
 
 @dataclass(frozen=True, order=True)
 class GroupKey:
@@ -161,16 +163,9 @@ class CandidatePoint:
 
 
 @dataclass(frozen=True)
-class PowerTrace:
-    """Power over time of one measured repetition: seconds from the window start, W."""
-
-    time_s: tuple[float, ...]
-    power_w: tuple[float, ...]
-
-
-@dataclass(frozen=True)
 class TracePair:
-    """The power trace of a baseline and of its app's best candidate (None when none passed)."""
+    """The power trace of a baseline and of its app's best candidate (None when none passed), each
+    the median-energy repetition: seconds from the window start, W."""
 
     key: GroupKey
     baseline: PowerTrace | None

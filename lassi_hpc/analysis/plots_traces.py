@@ -6,7 +6,7 @@ import math
 
 from matplotlib.axes import Axes
 
-from lassi_hpc.analysis.model import PowerTrace, Report, TracePair
+from lassi_hpc.analysis.model import Report, TracePair
 from lassi_hpc.analysis.plots_canvas import (
     BASELINE_COLOUR,
     RenderedFigure,
@@ -20,6 +20,7 @@ from lassi_hpc.analysis.plots_canvas import (
     strategy_colour,
     with_estimate_warning,
 )
+from lassi_hpc.records import PowerTrace
 
 NAME = "power_traces"
 _COLUMNS = 3

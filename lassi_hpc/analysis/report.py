@@ -24,7 +24,6 @@ from lassi_hpc.analysis.html_report import render_html
 from lassi_hpc.analysis.model import (
     AppSummary,
     GroupKey,
-    PowerTrace,
     Report,
     ReportOptions,
     TracePair,
@@ -43,6 +42,7 @@ from lassi_hpc.analysis.summaries import (
     group_scores,
 )
 from lassi_hpc.errors import StoreError
+from lassi_hpc.records import PowerTrace
 from lassi_hpc.store import ResultsReader
 from lassi_hpc.store.provenance import utc_now
 from lassi_hpc.store.tables import BaselineRow

@@ -24,7 +24,6 @@ from lassi_hpc.analysis.model import (
     AppSummary,
     CandidatePoint,
     GroupKey,
-    PowerTrace,
     Report,
     ReportOptions,
     StageFailureCount,
@@ -32,6 +31,7 @@ from lassi_hpc.analysis.model import (
 )
 from lassi_hpc.analysis.reference import SEED_PAPER_REFERENCES
 from lassi_hpc.analysis.summaries import campaign_curves
+from lassi_hpc.records import PowerTrace
 
 NAN = float("nan")
 STRATEGIES = ("vanilla", "lassi-ee")

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from analysis_report_fixture import empty_report
 
 from lassi_hpc.analysis.html_report import render_html
 from lassi_hpc.analysis.model import GroupKey, Report, ReportOptions
@@ -111,19 +112,7 @@ def test_estimates_are_flagged_only_when_present(report: Report) -> None:
 
 
 def test_an_empty_report_renders_every_figure(tmp_path: Path) -> None:
-    empty = Report(
-        campaign="empty",
-        results_path="empty.h5",
-        generated_utc="2026-11-21T00:00:00Z",
-        options=ReportOptions(),
-        apps=(),
-        curves=(),
-        scores=(),
-        candidates=(),
-        failures=(),
-        traces=(),
-        references=(),
-    )
+    empty = empty_report()
     figures = render_figures(empty)
     assert len(figures) == len(FIGURE_NAMES)
     parser = parse(render_html(empty, figures))
