@@ -87,8 +87,8 @@ def build_report(
         scores, left_out = score_trials(trials, baselines, options.noise_sds)
         grouped = group_scores(scores)
         say(f"summarising {len(grouped)} app/strategy/partition groups")
-        apps = _app_summaries(reader, grouped, baselines, options)
-        traces = _traces(reader, apps, grouped, options.max_trace_apps)
+        apps, measured = _app_summaries(reader, grouped, baselines, options)
+        traces = _traces(reader, apps, measured, options.max_trace_apps)
         provenance = reader.provenance()
         campaign, path = reader.campaign_name, str(reader.path)
     say("bootstrapping campaign curves")
@@ -129,46 +129,63 @@ def write_report(report: Report, out_dir: Path, progress: Progress | None = None
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """What _app_summaries read for one group, kept for _traces so nothing is read twice: the
+    baseline's repetition columns, the best passing trial, and its scored repetition columns."""
+
+    baseline_columns: Mapping[str, npt.NDArray[Any]]
+    best: TrialScore | None
+    best_columns: Mapping[str, npt.NDArray[Any]]
+
+
 def _app_summaries(
     reader: ResultsReader,
     grouped: Mapping[GroupKey, Sequence[TrialScore]],
     baselines: Mapping[tuple[str, str], BaselineRow],
     options: ReportOptions,
-) -> list[AppSummary]:
-    baseline_medians: dict[tuple[str, str], Medians] = {}
+) -> tuple[list[AppSummary], dict[GroupKey, _Measured]]:
+    baseline_columns: dict[tuple[str, str], Mapping[str, npt.NDArray[Any]]] = {}
     apps = []
+    measured: dict[GroupKey, _Measured] = {}
     for key, scores in grouped.items():
         app = (key.app, key.variant)
-        if app not in baseline_medians:
-            baseline_medians[app] = _medians(_read(reader.repetitions, *app))
+        if app not in baseline_columns:
+            baseline_columns[app] = _read(reader.repetitions, *app)
         best = best_trial(scores)
-        best_medians = NO_MEDIANS
-        if best is not None:
-            best_medians = _medians(_read(_scored_repetitions, reader, best))
+        best_columns = {} if best is None else _read(_scored_repetitions, reader, best)
+        measured[key] = _Measured(baseline_columns[app], best, best_columns)
+        best_medians = NO_MEDIANS if best is None else _medians(best_columns)
         apps.append(
-            app_summary(key, scores, baselines[app], baseline_medians[app], best_medians, options)
+            app_summary(
+                key,
+                scores,
+                baselines[app],
+                _medians(baseline_columns[app]),
+                best_medians,
+                options,
+            )
         )
-    return apps
+    return apps, measured
 
 
 def _traces(
     reader: ResultsReader,
     apps: Sequence[AppSummary],
-    grouped: Mapping[GroupKey, Sequence[TrialScore]],
+    measured_by_key: Mapping[GroupKey, _Measured],
     limit: int,
 ) -> list[TracePair]:
-    """Baseline and best-candidate traces of the `limit` groups with the highest ER at the largest
-    k they all have (the median-energy repetition of each measurement)."""
+    """Baseline and best-candidate traces of the `limit` groups with passing trials and the highest
+    ER at k = their trial count (the median-energy repetition of each measurement)."""
     ranked = sorted(apps, key=lambda app: (app.passes == 0, -_top_er(app), app.key))
     pairs = []
     for app in ranked[: max(limit, 0)]:
         key = app.key
-        baseline_columns = _read(reader.repetitions, key.app, key.variant)
+        measured = measured_by_key[key]
         baseline = _read_trace(
-            functools.partial(reader.trace, key.app, key.variant), baseline_columns
+            functools.partial(reader.trace, key.app, key.variant), measured.baseline_columns
         )
-        best = best_trial(grouped[key])
-        best_trace = None
+        best, best_trace = measured.best, None
         if best is not None:
             read_best = functools.partial(
                 reader.trial_trace,
@@ -178,7 +195,7 @@ def _traces(
                 best.trial,
                 rescore=best.scored_on == "rescore",
             )
-            best_trace = _read_trace(read_best, _read(_scored_repetitions, reader, best))
+            best_trace = _read_trace(read_best, measured.best_columns)
         pairs.append(
             TracePair(
                 key=key,
@@ -205,8 +222,8 @@ def _scored_repetitions(reader: ResultsReader, score: TrialScore) -> dict[str, n
 
 
 def _read(
-    read: Callable[..., dict[str, npt.NDArray[Any]]], *args: Any
-) -> dict[str, npt.NDArray[Any]]:
+    read: Callable[..., Mapping[str, npt.NDArray[Any]]], *args: Any
+) -> Mapping[str, npt.NDArray[Any]]:
     """Repetition columns, or {} where the file holds none (a report shows what there is)."""
     try:
         return read(*args)

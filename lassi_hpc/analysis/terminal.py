@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+from lassi_hpc.analysis.html_format import percent
 from lassi_hpc.analysis.model import CurvePoint, Report
 
 
@@ -33,11 +32,7 @@ def headline_lines(report: Report) -> list[str]:
 
 def _figures(point: CurvePoint) -> str:
     return (
-        f"ER@{point.k} {_percent(point.er_mean)} "
-        f"[{_percent(point.er_ci95_low)}, {_percent(point.er_ci95_high)}] "
-        f"pass@{point.k} {_percent(point.pass_mean)}"
+        f"ER@{point.k} {percent(point.er_mean)} "
+        f"[{percent(point.er_ci95_low)}, {percent(point.er_ci95_high)}] "
+        f"pass@{point.k} {percent(point.pass_mean)}"
     )
-
-
-def _percent(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{100 * value:.1f}%"

@@ -298,12 +298,11 @@ class ResultsReader:
             if measurement is None:
                 raise StoreError(f"{label} has no rescore (second measurement)")
         else:
-            row, _ = _trial_rows(group)
-            if row.best_step < 0:
-                raise StoreError(f"{label} has no best step ({row.outcome}: {row.reason})")
-            measurement = group_at(
-                group, f"steps/{index_name(row.best_step)}/evaluation/measurement"
-            )
+            best_step = get_int_attr(group, "best_step")
+            if best_step < 0:
+                outcome, reason = get_text_attr(group, "outcome"), get_text_attr(group, "reason")
+                raise StoreError(f"{label} has no best step ({outcome}: {reason})")
+            measurement = group_at(group, f"steps/{index_name(best_step)}/evaluation/measurement")
         return group_at(measurement, REPETITIONS)
 
     # ----------------------------------------------------------------------------------------------

@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-import struct
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from analysis_report_fixture import empty_report
 
-from lassi_hpc.analysis.html_report import render_html
+from lassi_hpc.analysis.html_report import png_size, render_html
 from lassi_hpc.analysis.model import GroupKey, Report, ReportOptions
 from lassi_hpc.analysis.plots import FIGURE_NAMES, render_figures
 from lassi_hpc.analysis.report import build_report, run_report
@@ -64,12 +63,6 @@ def parse(page: str) -> StrictParser:
     return parser
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data.startswith(PNG_SIGNATURE)
-    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk comes first
-    return width, height
-
-
 def test_every_figure_is_an_embedded_png(report: Report) -> None:
     figures = render_figures(report)
     assert tuple(figure.name for figure in figures) == FIGURE_NAMES
@@ -78,7 +71,9 @@ def test_every_figure_is_an_embedded_png(report: Report) -> None:
     for image in parser.images:
         source = image["src"] or ""
         assert source.startswith("data:image/png;base64,")
-        width, height = png_size(base64.b64decode(source.split(",", 1)[1]))
+        png = base64.b64decode(source.split(",", 1)[1])
+        assert png.startswith(PNG_SIGNATURE)
+        width, height = png_size(png)
         assert width > 100 and height > 100
     assert not [link for link in parser.links if re.match(r"https?:", link)]
 
