@@ -1,4 +1,4 @@
-"""`lassi-hpc` command line: run | status | baseline | check | env.
+"""`lassi-hpc` command line: run | status | report | baseline | measure | check | env.
 
 Errors that lassi_hpc raises on purpose (LassiError) print as one clear message and exit 2; anything
 else is a bug and keeps its traceback.
@@ -15,6 +15,8 @@ from pathlib import Path
 
 from lassi_hpc import __version__
 from lassi_hpc.apps.load import MANIFEST_NAME, load_manifest
+from lassi_hpc.cli_measure import add_measure_parser
+from lassi_hpc.cli_types import k_list, non_negative_float, positive_int
 from lassi_hpc.config.campaign import load_campaign
 from lassi_hpc.config.site import load_site
 from lassi_hpc.config.validate import read_toml
@@ -70,15 +72,20 @@ def cmd_env(args: argparse.Namespace) -> int:
     backend, reasons = detect_backend("auto")
     try:
         how = backend.method.value
-        print(f"energy: using {backend.name} ({how})")
+        label = " (an ESTIMATE, not a measurement)" if backend.name == "estimate" else ""
+        print(f"energy: using {backend.name} ({how}){label}")
         for device in backend.devices():
             print(f"  device {device.kind} {device.name} [{device.uid}]")
+            for key, value in device.details:
+                print(f"    {key}: {value}")
     finally:
         backend.close()
     for reason in reasons:
         print(f"  not used: {reason}")
     for compiler in ("g++", "nvcc", "hipcc"):
         print(f"compiler {compiler}: {shutil.which(compiler) or 'not found'}")
+    for launcher in ("mpiexec", "srun"):
+        print(f"launcher {launcher}: {shutil.which(launcher) or 'not found'}")
     return 0
 
 
@@ -206,6 +213,8 @@ def parser() -> argparse.ArgumentParser:
     env = commands.add_parser("env", help="show sandbox layers, energy meters and compilers found")
     env.set_defaults(handler=cmd_env)
 
+    add_measure_parser(commands)
+
     baseline = commands.add_parser(
         "baseline",
         help="build, run, verify and measure the original version of every app",
@@ -216,30 +225,6 @@ def parser() -> argparse.ArgumentParser:
     )
     baseline.set_defaults(handler=cmd_baseline)
     return top
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
-    return value
-
-
-def k_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(positive_int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of k >= 1"
-        ) from None
-    return values
 
 
 def configure_logging(verbose: bool) -> None:

@@ -8,6 +8,7 @@ their units in field names.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 
 # ------------------------------------------------------------------------------------------------
@@ -142,14 +143,25 @@ class DeviceIdentity:
     uid: str  # UUID, PCI bus id, or "<hostname>:cpu"
     host: str
     is_fake: bool = False
+    # What else the vendor library said, as (key, value) text pairs with units in the keys:
+    # ("pci_bus_id", ...), ("driver", ...), ("power_limit_w", "400"), ("sm_clock_mhz", ...),
+    # ("temperature_c", ...), and flags such as ("power_reported_by", "<partner uid>").
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class PowerTrace:
-    """Power samples of one measured window; times are host seconds relative to the window start."""
+    """Power samples of one repetition; times are host seconds relative to the window start.
+
+    `power_w` is the measured devices' summed power at each sample. Where the sampler watched the
+    node's devices one by one, `device_uids` names them (measured and context devices alike) and
+    `device_power_w[d]` holds device d's watts at the same times (NaN: no valid reading).
+    """
 
     time_s: tuple[float, ...]
     power_w: tuple[float, ...]
+    device_uids: tuple[str, ...] = ()
+    device_power_w: tuple[tuple[float, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,15 @@ class RepetitionEnergy:
     idle_power_w: float
     runs_in_window: int
     trace: PowerTrace | None = None
+    # The measured window itself: seconds from the first run's start to the last run's end, and
+    # its total energy (idle included) by the measurement's method.
+    window_s: float = math.nan
+    window_energy_j: float = math.nan
+    # The cross-check, over the window plus its settle margins: the counter difference and the
+    # integral of the power samples, each NaN when the meter has no counter / no samples.
+    counter_energy_j: float = math.nan
+    integrated_energy_j: float = math.nan
+    start_delay_s: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -187,6 +208,10 @@ class EnergyMeasurement:
     duration_s_mean: float
     average_power_w_mean: float
     flags: tuple[str, ...] = ()
+    # Devices sampled alongside the measured ones (the node's other GPUs, its CPU), for the record.
+    context_devices: tuple[DeviceIdentity, ...] = ()
+    sample_period_s: float = math.nan  # the sampler's configured period; NaN: nothing sampled
+    problems: tuple[str, ...] = ()  # readings the backend rejected, one line per kind
 
     @property
     def is_estimate(self) -> bool:

@@ -42,6 +42,10 @@ class MeasureSection:
     min_window_s: float = checked(1.0, check=non_negative)
     idle_s: float = checked(0.5, check=non_negative)
     max_start_delay_s: float = checked(0.2, check=non_negative)
+    # Margins around the window that count with the run, not with idle (late sensors, power that
+    # stays raised after a kernel); see docs/energy.md.
+    settle_s: float = checked(0.25, check=non_negative)
+    sample_period_s: float = checked(0.01, check=positive)
     seed: int = 0
 
 

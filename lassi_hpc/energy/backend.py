@@ -17,6 +17,24 @@ from lassi_hpc.errors import LassiError, nearest
 from lassi_hpc.records import CommandResult, DeviceIdentity, EnergyMethod
 
 
+@dataclass(frozen=True)
+class DeviceReading:
+    """One device's reading at one instant, as the backend got it.
+
+    `power_w` is the sensor's power in watts, NaN when there was no valid value (unsupported,
+    out of range, rejected). `energy_j` is the device's cumulative energy in joules since the
+    backend was opened (wrap-around undone, monotonic), NaN when the device has no counter.
+    `device_time_s` is the timestamp the device gave the power value, in seconds on the device's
+    own clock (NVML: CPU epoch microseconds / 1e6); NaN when the device gives none. The sampler
+    aligns it to the host clock (see energy/align.py).
+    """
+
+    uid: str
+    power_w: float
+    energy_j: float
+    device_time_s: float
+
+
 class EnergyBackend(Protocol):
     """An opened energy meter over a fixed set of devices.
 
@@ -24,6 +42,7 @@ class EnergyBackend(Protocol):
     then uses counter differences), SAMPLED_POWER when only `read_power_w` works (the protocol then
     integrates power samples), ESTIMATE when neither works and the backend is an `EnergyEstimator`.
     Readers may be called from a sampler thread while the main thread reads the counter.
+    Invalid vendor values never raise: they are NaN in `read_devices()` and listed in `problems()`.
     """
 
     @property
@@ -47,6 +66,18 @@ class EnergyBackend(Protocol):
 
     def read_power_w(self) -> float | None:
         """Instantaneous (sensor-averaged) power in watts summed over the devices; None if none."""
+        ...
+
+    def read_devices(self) -> tuple[DeviceReading, ...]:
+        """One reading per device of `devices()`, in the same order (the sampler's view).
+
+        Readings a backend rejects (sentinel values, out of range, a counter that stepped back)
+        come back as NaN and are described in `problems()`; they never raise.
+        """
+        ...
+
+    def problems(self) -> tuple[str, ...]:
+        """One line per kind of rejected reading so far, with a count ("... rejected 3 times")."""
         ...
 
     def close(self) -> None:
@@ -102,14 +133,14 @@ BACKENDS: Mapping[str, BackendSpec] = {
         BackendSpec(
             "nvml",
             "lassi_hpc.energy.nvml:open_nvml",
-            (),
-            "NVIDIA GPUs through NVML (nvidia-ml-py); probe only in this version",
+            ("select",),
+            "NVIDIA GPUs through NVML (nvidia-ml-py): energy counter, else sampled power",
         ),
         BackendSpec(
             "amdsmi",
             "lassi_hpc.energy.amd_smi:open_amdsmi",
-            (),
-            "AMD GPUs through AMD SMI (amdsmi + ROCm); probe only in this version",
+            ("select",),
+            "AMD GPUs through AMD SMI (amdsmi + ROCm): energy counter, else sampled power",
         ),
         BackendSpec(
             "rapl",
@@ -126,7 +157,7 @@ BACKENDS: Mapping[str, BackendSpec] = {
         BackendSpec(
             "fake",
             "lassi_hpc.energy.fake:open_fake",
-            ("curve", "clock", "has_counter", "has_power"),
+            ("curve", "clock", "has_counter", "has_power", "curve_spec", "origin_s", "uids"),
             "a FAKE device with a scripted power curve, for tests only",
         ),
     )

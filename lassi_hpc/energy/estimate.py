@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from lassi_hpc.energy.backend import DeviceReading
 from lassi_hpc.energy.host import DEFAULT_CPUINFO_PATH, cpu_model, host_name
 from lassi_hpc.records import CommandResult, DeviceIdentity, EnergyMethod
 
@@ -53,6 +54,12 @@ class EstimateBackend:
 
     def read_power_w(self) -> float | None:
         return None
+
+    def read_devices(self) -> tuple[DeviceReading, ...]:
+        return (DeviceReading(self._device.uid, math.nan, math.nan, math.nan),)
+
+    def problems(self) -> tuple[str, ...]:
+        return ()
 
     def estimate_energy_j(self, result: CommandResult) -> float:
         """Estimated energy in joules of one command: its CPU seconds x watts per busy core."""

@@ -12,9 +12,10 @@ import bisect
 import itertools
 import math
 import threading
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
+from lassi_hpc.energy.backend import DeviceReading
 from lassi_hpc.energy.clock import SYSTEM_CLOCK, Clock
 from lassi_hpc.energy.host import host_name
 from lassi_hpc.records import DeviceIdentity, EnergyMethod
@@ -148,10 +149,12 @@ class CallablePower:
 
 
 class FakeBackend:
-    """A FAKE device following `curve` on `clock`; t = 0 is the moment the backend is created.
+    """FAKE devices following `curve` on `clock`; t = 0 is `origin_s` (default: creation time).
 
+    Every device of `uids` follows the same curve, so the summed power is len(uids) x P(t).
     `has_counter=False` hides the energy counter (the protocol must then sample power),
-    `has_power=False` hides the power reading. At least one must stay.
+    `has_power=False` hides the power reading. At least one must stay. Two processes that open
+    the backend with the same curve and origin see the same device (the sampler-process tests).
     """
 
     name = "fake"
@@ -164,6 +167,8 @@ class FakeBackend:
         has_counter: bool = True,
         has_power: bool = True,
         uid: str = "fake-device-0",
+        uids: Sequence[str] | None = None,
+        origin_s: float | None = None,
     ) -> None:
         if not (has_counter or has_power):
             raise ValueError("a fake device needs an energy counter, a power reading, or both")
@@ -172,19 +177,24 @@ class FakeBackend:
         self.has_counter = has_counter
         self.has_power = has_power
         self.method = EnergyMethod.COUNTER if has_counter else EnergyMethod.SAMPLED_POWER
-        self.origin_s = clock.now_s()
+        self.origin_s = clock.now_s() if origin_s is None else origin_s
         host = host_name()
-        self._device = DeviceIdentity(
-            backend=self.name,
-            kind="gpu",
-            name="FAKE device (scripted power curve, not a meter)",
-            uid=uid,
-            host=host,
-            is_fake=True,
+        self._devices = tuple(
+            DeviceIdentity(
+                backend=self.name,
+                kind="gpu",
+                name="FAKE device (scripted power curve, not a meter)",
+                uid=device_uid,
+                host=host,
+                is_fake=True,
+            )
+            for device_uid in (uids if uids is not None else (uid,))
         )
+        if not self._devices:
+            raise ValueError("a fake backend needs at least one device uid")
 
     def elapsed_s(self) -> float:
-        """Seconds since the backend was created, on its clock (the curve's time axis)."""
+        """Seconds since the curve's origin, on the backend's clock (the curve's time axis)."""
         return self.clock.now_s() - self.origin_s
 
     def set_power_w(self, power_w: float) -> None:
@@ -194,13 +204,26 @@ class FakeBackend:
         self.curve.set_power_w(self.elapsed_s(), power_w)
 
     def devices(self) -> tuple[DeviceIdentity, ...]:
-        return (self._device,)
+        return self._devices
 
     def read_energy_j(self) -> float | None:
-        return self.curve.energy_j(self.elapsed_s()) if self.has_counter else None
+        if not self.has_counter:
+            return None
+        return len(self._devices) * self.curve.energy_j(self.elapsed_s())
 
     def read_power_w(self) -> float | None:
-        return self.curve.power_w(self.elapsed_s()) if self.has_power else None
+        if not self.has_power:
+            return None
+        return len(self._devices) * self.curve.power_w(self.elapsed_s())
+
+    def read_devices(self) -> tuple[DeviceReading, ...]:
+        elapsed_s = self.elapsed_s()
+        power_w = self.curve.power_w(elapsed_s) if self.has_power else math.nan
+        energy_j = self.curve.energy_j(elapsed_s) if self.has_counter else math.nan
+        return tuple(DeviceReading(d.uid, power_w, energy_j, math.nan) for d in self._devices)
+
+    def problems(self) -> tuple[str, ...]:
+        return ()
 
     def close(self) -> None:
         pass
@@ -212,20 +235,52 @@ class FakeBackend:
         )
 
 
+def curve_from_spec(spec: Mapping[str, Any]) -> PiecewiseConstantPower:
+    """A curve from a JSON-able description, so that a sampler process can rebuild it.
+
+    {"kind": "constant", "power_w": P} | {"kind": "square", "low_w": L, "high_w": H,
+    "half_period_s": T} | {"kind": "steps", "steps": [[start_s, power_w], ...], "period_s": T|null}
+    """
+    kind = spec.get("kind")
+    if kind == "constant":
+        return constant_power(float(spec["power_w"]))
+    if kind == "square":
+        return square_wave(
+            float(spec["low_w"]), float(spec["high_w"]), float(spec["half_period_s"])
+        )
+    if kind == "steps":
+        period = spec.get("period_s")
+        return PiecewiseConstantPower(
+            [(float(t), float(p)) for t, p in spec["steps"]],
+            period_s=None if period is None else float(period),
+        )
+    raise ValueError(f"unknown fake curve kind {kind!r}; must be one of: constant, square, steps")
+
+
 def open_fake(
     curve: PowerCurve | None = None,
     clock: Clock = SYSTEM_CLOCK,
     has_counter: bool = True,
     has_power: bool = True,
+    curve_spec: Mapping[str, Any] | None = None,
+    origin_s: float | None = None,
+    uids: Sequence[str] | None = None,
 ) -> FakeBackend:
     """Registry opener of the "fake" backend; never chosen by "auto".
 
-    Without a curve: a 100 W / 300 W square wave with a 1 s period, so that a site configured
+    `curve_spec` (see curve_from_spec) replaces `curve` where the options must travel as JSON.
+    Without either: a 100 W / 300 W square wave with a 1 s period, so that a site configured
     with the fake backend produces visibly scripted numbers.
     """
+    if curve is not None and curve_spec is not None:
+        raise ValueError("give the fake backend a curve or a curve_spec, not both")
+    if curve_spec is not None:
+        curve = curve_from_spec(curve_spec)
     return FakeBackend(
         curve if curve is not None else square_wave(100.0, 300.0, 0.5),
         clock,
         has_counter=has_counter,
         has_power=has_power,
+        uids=uids,
+        origin_s=origin_s,
     )

@@ -1,37 +1,46 @@
-"""The measurement protocol: repetitions of (random delay, idle, measured window, idle).
+"""The measurement protocol: repetitions of (random delay, idle, settle, window, settle, idle).
 
-One repetition, for a meter (COUNTER or SAMPLED_POWER backend):
+One repetition on a meter (COUNTER or SAMPLED_POWER), with marks A..D on the host clock:
 
-1. wait a random delay, uniform in [0, max_start_delay_s];
-2. idle window of idle_s before the workload (nothing runs);
-3. measured window: run the workload back to back until the window has lasted min_window_s,
-   at least once;
-4. idle window of idle_s after the workload;
-5. idle power = energy of both idle windows / their total duration;
-   per-run energy = (window energy - idle power x window duration) / runs in the window;
-   per-run duration = mean of the runs' own durations (CommandResult started/ended times);
-   average power = window energy / window duration (TOTAL power, idle included).
+    delay | A  idle_s  B  settle_s  W0  runs...  W1  settle_s  C  idle_s  D
 
-Energies come from counter differences when the backend has a counter (method COUNTER), otherwise
-from integrating power samples taken by a background thread (method SAMPLED_POWER). For the
-estimate backend (method ESTIMATE) nothing is measured: steps 1, 2 and 4 are skipped, idle power
-is 0 W by definition, and the window energy is the sum of the backend's per-run estimates.
+1. wait until the host clock reaches the repetition's start phase (stratified random, see
+   `start_phases_s` and `delay_to_phase_s`);
+2. idle window [A, B]: nothing runs;
+3. settle margin [B, W0], then the measured window [W0, W1]: the workload back to back until the
+   window has lasted min_window_s, at least once; then a settle margin [W1, C];
+4. idle window [C, D];
+5. idle power P_idle = (E(A,B) + E(C,D)) / ((B-A) + (D-C));
+   per-run energy = (E(B,C) - P_idle x (C-B)) / runs in the window;
+   per-run duration = mean of the runs' own durations;
+   average power = E(W0,W1) / (W1-W0), TOTAL power, idle included.
+
+The settle margins belong to the run: power sensors report late (NVML averages and updates every
+~100 ms) and a GPU's power stays raised for a while after a kernel, so energy caused by the run
+shows up just after it, and a sampled rising edge is smeared just before it. Counting the margins in
+the run, not in the idle windows, keeps that energy out of the idle figure.
+
+E(x, y) is a counter difference when the meter has a counter (method COUNTER), else the integral of
+the measured devices' power samples (method SAMPLED_POWER). When both exist, E(B,C) is computed
+both ways and a repetition whose two figures differ by more than 5% flags the measurement. For the
+estimate backend (method ESTIMATE) nothing is measured: no delay, idle or settle time is spent, idle
+power is 0 W by definition and the window's energy is the sum of the per-run estimates.
 See docs/energy.md for the reasons behind each step.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import math
 import random
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from lassi_hpc.energy.backend import EnergyBackend, EnergyEstimator
+from lassi_hpc.energy.backend import EnergyEstimator
 from lassi_hpc.energy.clock import SYSTEM_CLOCK, Clock
-from lassi_hpc.energy.integrate import integrate_power_j
-from lassi_hpc.energy.sampler import DEFAULT_POWER_SAMPLE_PERIOD_S, PowerSampler, PowerSamples
+from lassi_hpc.energy.meter import Meter
+from lassi_hpc.energy.samples import PowerSamples, energy_between_j, summed_power_w
 from lassi_hpc.energy.stats import summarize
 from lassi_hpc.errors import MeasurementError
 from lassi_hpc.records import (
@@ -48,19 +57,28 @@ from lassi_hpc.records import (
 # Two sensor periods of spread cover every phase.
 DEFAULT_MAX_START_DELAY_S = 0.2
 
+# Two and a half sensor periods: the sensor's report of the run's last moments arrives within one
+# period, and the interpolation between samples spreads an edge over one more.
+DEFAULT_SETTLE_S = 0.25
+
 # A guard against a run_once that takes no time (a broken fake, a clock that does not move).
 DEFAULT_MAX_RUNS_PER_WINDOW = 100_000
+
+# Counter and integrated power may differ by this fraction before the measurement is flagged.
+CROSS_CHECK_TOLERANCE = 0.05
 
 ESTIMATE_FLAG = "estimate"
 FAKE_DEVICE_FLAG = "fake-device"
 IDLE_NOT_SUBTRACTED_FLAG = "idle-not-subtracted"
 WINDOW_SHORT_FLAG = "window-short"
 NOT_ABOVE_IDLE_FLAG = "energy<=idle"
+CROSS_CHECK_FLAG = "counter-vs-power>5%"
+REJECTED_READINGS_FLAG = "rejected-readings"
 
 
 @dataclass(frozen=True)
 class _Mark:
-    """A point of the repetition: host time (s) and, for counter backends, the counter (J)."""
+    """A point of the repetition: host time (s) and, for counter meters, the counter (J)."""
 
     time_s: float
     energy_j: float | None
@@ -77,72 +95,99 @@ class _Window:
         return math.fsum(r.ended_at_s - r.started_at_s for r in self.results) / len(self.results)
 
 
+@dataclass(frozen=True)
+class _Timings:
+    min_window_s: float
+    idle_s: float
+    settle_s: float
+    max_runs: int
+
+
+def start_phases_s(count: int, max_delay_s: float, rng: random.Random) -> list[float]:
+    """`count` random start phases in [0, max_delay_s), one per stratum of width max_delay_s/count.
+
+    Each repetition draws its phase uniformly inside its own stratum, and the strata are handed
+    out in random order (a one-dimensional Latin hypercube).
+    """
+    order = rng.sample(range(count), count)
+    return [(stratum + rng.random()) * max_delay_s / count for stratum in order]
+
+
+def delay_to_phase_s(now_s: float, phase_s: float, max_delay_s: float) -> float:
+    """The wait in [0, max_delay_s) after which the clock shows `phase_s` modulo max_delay_s.
+
+    Repetitions start at their drawn phases of the host clock, not after drawn delays: delays add
+    up from one repetition to the next, and a sum of stratified delays is not stratified. With a
+    sensor period that divides max_delay_s (100 ms into the default 200 ms), the starts then meet
+    the sensor at evenly spread phases, and the mean over n repetitions converges like 1/n
+    rather than 1/sqrt(n) for independent draws.
+    """
+    if max_delay_s <= 0:
+        return 0.0
+    return (phase_s - now_s) % max_delay_s
+
+
 def measure_workload(
     run_once: Callable[[], CommandResult],
-    backend: EnergyBackend,
+    meter: Meter,
     repetitions: int,
     min_window_s: float,
     idle_s: float,
     rng: random.Random,
     max_start_delay_s: float = DEFAULT_MAX_START_DELAY_S,
     *,
-    power_sample_period_s: float = DEFAULT_POWER_SAMPLE_PERIOD_S,
+    settle_s: float = DEFAULT_SETTLE_S,
     record_trace: bool = True,
     clock: Clock = SYSTEM_CLOCK,
     max_runs_per_window: int = DEFAULT_MAX_RUNS_PER_WINDOW,
 ) -> EnergyMeasurement:
-    """Measure the energy of one run of `run_once`, `repetitions` times, on `backend`.
+    """Measure the energy of one run of `run_once`, `repetitions` times, on `meter`.
 
     Each repetition's `energy_j` is joules per run above idle, `duration_s` seconds per run,
     `average_power_w` the window's total watts (steps in the module docstring). With an ESTIMATE
-    backend no start delay or idle window is spent (idle power is 0 W by definition) and the
-    measurement is flagged "estimate".
+    meter no start delay, idle or settle time is spent and the measurement is flagged "estimate".
 
     `run_once` runs the workload once on this host and returns its CommandResult (host times from
     time.time(), like `clock`). A result that is not ok stops the measurement with a
-    MeasurementError naming the failure. `rng` draws one start delay per repetition (seconds,
-    uniform in [0, max_start_delay_s]) and is used for nothing else. Power is sampled every
-    `power_sample_period_s` seconds when the backend has no counter, and also, for the
-    repetition's PowerTrace, when it has both and `record_trace` is set.
-    The backend is not closed here: the caller opened it and closes it.
+    MeasurementError naming the failure. `rng` draws the start delays and nothing else. A
+    repetition keeps its power samples as a PowerTrace when `record_trace` is set and the meter
+    samples. The meter is not closed here: the caller opened it and closes it.
     """
-    _check_arguments(repetitions, min_window_s, idle_s, max_start_delay_s, max_runs_per_window)
-    method = backend.method
+    _check_arguments(
+        repetitions, min_window_s, idle_s, settle_s, max_start_delay_s, max_runs_per_window
+    )
+    timings = _Timings(min_window_s, idle_s, settle_s, max_runs_per_window)
+    estimating = meter.method is EnergyMethod.ESTIMATE
+    if estimating and not isinstance(meter, EnergyEstimator):
+        raise MeasurementError(
+            f"{meter.name}: method is ESTIMATE but the meter cannot estimate a run"
+        )
+    phases_s = start_phases_s(repetitions, max_start_delay_s, rng)
     runs: list[RepetitionEnergy] = []
     short_window = False
-    for repetition in range(1, repetitions + 1):
-        if method is EnergyMethod.ESTIMATE:
-            if not isinstance(backend, EnergyEstimator):
-                raise MeasurementError(
-                    f"{backend.name}: method is ESTIMATE but the backend cannot estimate a run"
-                )
+    for repetition, phase_s in enumerate(phases_s, start=1):
+        if estimating and isinstance(meter, EnergyEstimator):
             window_start_s = clock.now_s()
-            window = _run_window(
-                run_once, window_start_s, min_window_s, max_runs_per_window, repetition
-            )
-            result = _estimate_repetition(backend, window, window_start_s, clock.now_s())
+            window = _run_window(run_once, window_start_s, timings, repetition)
+            result = _estimate_repetition(meter, window, window_start_s, clock.now_s())
         else:
-            clock.sleep(rng.uniform(0.0, max_start_delay_s))
+            delay_s = delay_to_phase_s(clock.now_s(), phase_s, max_start_delay_s)
+            clock.sleep(delay_s)
+            meter.drain_samples()  # ticks of the delay belong to nothing
             result, window = _measure_repetition(
-                run_once,
-                backend,
-                min_window_s,
-                idle_s,
-                clock,
-                power_sample_period_s,
-                record_trace,
-                max_runs_per_window,
-                repetition,
+                run_once, meter, timings, clock, record_trace, repetition
             )
+            result = dataclasses.replace(result, start_delay_s=delay_s)
         runs.append(result)
         short_window |= not window.reached_min_window
-    return _assemble(backend, runs, idle_s=idle_s, short_window=short_window)
+    return _assemble(meter, runs, idle_s=idle_s, short_window=short_window)
 
 
 def _check_arguments(
     repetitions: int,
     min_window_s: float,
     idle_s: float,
+    settle_s: float,
     max_start_delay_s: float,
     max_runs_per_window: int,
 ) -> None:
@@ -153,6 +198,7 @@ def _check_arguments(
     for label, value in (
         ("min_window_s", min_window_s),
         ("idle_s", idle_s),
+        ("settle_s", settle_s),
         ("max_start_delay_s", max_start_delay_s),
     ):
         if not (math.isfinite(value) and value >= 0):
@@ -162,8 +208,7 @@ def _check_arguments(
 def _run_window(
     run_once: Callable[[], CommandResult],
     window_start_s: float,
-    min_window_s: float,
-    max_runs: int,
+    timings: _Timings,
     repetition: int,
 ) -> _Window:
     results: list[CommandResult] = []
@@ -182,95 +227,120 @@ def _run_window(
                 f"before it started ({result.started_at_s})"
             )
         results.append(result)
-        if result.ended_at_s - window_start_s >= min_window_s:
+        if result.ended_at_s - window_start_s >= timings.min_window_s:
             return _Window(tuple(results), reached_min_window=True)
-        if run >= max_runs:
+        if run >= timings.max_runs:
             return _Window(tuple(results), reached_min_window=False)
 
 
-def _mark(backend: EnergyBackend, method: EnergyMethod, clock: Clock) -> _Mark:
-    if method is not EnergyMethod.COUNTER:
+def _mark(meter: Meter, clock: Clock) -> _Mark:
+    if meter.method is not EnergyMethod.COUNTER:
         return _Mark(clock.now_s(), None)
     before_s = clock.now_s()
-    energy_j = backend.read_energy_j()
+    energy_j = meter.read_energy_j()
     after_s = clock.now_s()
     if energy_j is None:
-        raise MeasurementError(f"{backend.name}: method is COUNTER but the counter gave no value")
+        raise MeasurementError(f"{meter.name}: method is COUNTER but the counter gave no value")
     # A vendor read can take a millisecond; the middle of it is the best guess of its instant.
     return _Mark((before_s + after_s) / 2, energy_j)
 
 
-def _energy_between_j(start: _Mark, end: _Mark, samples: PowerSamples | None) -> float:
-    if start.energy_j is not None and end.energy_j is not None:
-        return end.energy_j - start.energy_j
-    if samples is None or not samples.time_s:
-        raise MeasurementError("no energy counter and no power samples for the window")
-    return integrate_power_j(samples.time_s, samples.power_w, start.time_s, end.time_s)
+def _counter_j(start: _Mark, end: _Mark) -> float:
+    if start.energy_j is None or end.energy_j is None:
+        return math.nan
+    return end.energy_j - start.energy_j
+
+
+def _integrated_j(
+    samples: PowerSamples, uids: Sequence[str], start_s: float, end_s: float
+) -> float:
+    if samples.ticks == 0:
+        return math.nan
+    try:
+        return energy_between_j(samples, uids, start_s, end_s)
+    except MeasurementError:  # a device with no valid value: no cross-check, not an error
+        return math.nan
 
 
 def _measure_repetition(
     run_once: Callable[[], CommandResult],
-    backend: EnergyBackend,
-    min_window_s: float,
-    idle_s: float,
+    meter: Meter,
+    timings: _Timings,
     clock: Clock,
-    power_sample_period_s: float,
     record_trace: bool,
-    max_runs: int,
     repetition: int,
 ) -> tuple[RepetitionEnergy, _Window]:
-    method = backend.method
-    sampler: PowerSampler | None = None
-    if method is EnergyMethod.SAMPLED_POWER or (
-        record_trace and backend.read_power_w() is not None
-    ):
-        sampler = PowerSampler(backend, clock, power_sample_period_s)
-        sampler.start()
-    try:
-        idle_start = _mark(backend, method, clock) if idle_s > 0 else None
-        clock.sleep(idle_s)
-        window_start = _mark(backend, method, clock)
-        window = _run_window(run_once, window_start.time_s, min_window_s, max_runs, repetition)
-        window_end = _mark(backend, method, clock)
-        clock.sleep(idle_s)
-        idle_end = _mark(backend, method, clock) if idle_s > 0 else None
-    except BaseException:
-        if sampler is not None:
-            # The workload's error is the one to report; a sampler error on top adds nothing.
-            with contextlib.suppress(MeasurementError):
-                sampler.stop()
-        raise
-    samples = sampler.stop() if sampler is not None else None
+    idle_before = _mark(meter, clock)
+    clock.sleep(timings.idle_s)
+    span_start = _mark(meter, clock)
+    clock.sleep(timings.settle_s)
+    window_start = _mark(meter, clock)
+    window = _run_window(run_once, window_start.time_s, timings, repetition)
+    window_end = _mark(meter, clock)
+    clock.sleep(timings.settle_s)
+    span_end = _mark(meter, clock)
+    clock.sleep(timings.idle_s)
+    idle_after = _mark(meter, clock)
+    samples = meter.drain_samples()
 
-    window_duration_s = window_end.time_s - window_start.time_s
-    if window_duration_s <= 0:
+    uids = tuple(d.uid for d in meter.devices())
+    counting = meter.method is EnergyMethod.COUNTER
+
+    def energy_j(start: _Mark, end: _Mark) -> float:
+        value = (
+            _counter_j(start, end)
+            if counting
+            else _integrated_j(samples, uids, *_times(start, end))
+        )
+        if math.isnan(value):
+            raise MeasurementError(
+                f"repetition {repetition}: no energy between {start.time_s} and {end.time_s} s: "
+                f"{meter.name} gave no counter value and no valid power sample"
+            )
+        return value
+
+    window_s = window_end.time_s - window_start.time_s
+    if window_s <= 0:
         raise MeasurementError(f"repetition {repetition}: the measured window has no duration")
-    window_energy_j = _energy_between_j(window_start, window_end, samples)
+    idle_duration_s = (span_start.time_s - idle_before.time_s) + (
+        idle_after.time_s - span_end.time_s
+    )
     idle_power_w = 0.0
-    if idle_start is not None and idle_end is not None:
-        idle_energy_j = _energy_between_j(idle_start, window_start, samples) + _energy_between_j(
-            window_end, idle_end, samples
-        )
-        idle_duration_s = (window_start.time_s - idle_start.time_s) + (
-            idle_end.time_s - window_end.time_s
-        )
-        idle_power_w = idle_energy_j / idle_duration_s
+    if timings.idle_s > 0 and idle_duration_s > 0:
+        idle_j = energy_j(idle_before, span_start) + energy_j(span_end, idle_after)
+        idle_power_w = idle_j / idle_duration_s
+    span_j = energy_j(span_start, span_end)
+    span_s = span_end.time_s - span_start.time_s
+    window_energy_j = energy_j(window_start, window_end)
     runs = len(window.results)
-    trace = None
-    if samples is not None:
-        trace = PowerTrace(
-            time_s=tuple(t - window_start.time_s for t in samples.time_s),
-            power_w=samples.power_w,
-        )
     energy = RepetitionEnergy(
-        energy_j=(window_energy_j - idle_power_w * window_duration_s) / runs,
+        energy_j=(span_j - idle_power_w * span_s) / runs,
         duration_s=window.run_duration_s,
-        average_power_w=window_energy_j / window_duration_s,
+        average_power_w=window_energy_j / window_s,
         idle_power_w=idle_power_w,
         runs_in_window=runs,
-        trace=trace,
+        trace=_trace(samples, uids, window_start.time_s) if record_trace else None,
+        window_s=window_s,
+        window_energy_j=window_energy_j,
+        counter_energy_j=_counter_j(span_start, span_end),
+        integrated_energy_j=_integrated_j(samples, uids, span_start.time_s, span_end.time_s),
     )
     return energy, window
+
+
+def _times(start: _Mark, end: _Mark) -> tuple[float, float]:
+    return start.time_s, end.time_s
+
+
+def _trace(samples: PowerSamples, uids: Sequence[str], origin_s: float) -> PowerTrace | None:
+    if samples.ticks == 0:
+        return None
+    return PowerTrace(
+        time_s=tuple(t - origin_s for t in samples.time_s),
+        power_w=summed_power_w(samples, uids),
+        device_uids=samples.uids,
+        device_power_w=samples.power_w,
+    )
 
 
 def _estimate_repetition(
@@ -287,19 +357,30 @@ def _estimate_repetition(
         average_power_w=window_energy_j / window_duration_s,
         idle_power_w=0.0,  # not measured: the estimate models busy cores only
         runs_in_window=runs,
+        window_s=window_duration_s,
+        window_energy_j=window_energy_j,
     )
 
 
+def disagrees(repetition: RepetitionEnergy, tolerance: float = CROSS_CHECK_TOLERANCE) -> bool:
+    """Whether a repetition's counter and integrated power differ by more than `tolerance`."""
+    counter_j, integrated_j = repetition.counter_energy_j, repetition.integrated_energy_j
+    if not (math.isfinite(counter_j) and math.isfinite(integrated_j)):
+        return False
+    return abs(integrated_j - counter_j) > tolerance * abs(counter_j)
+
+
 def _assemble(
-    backend: EnergyBackend,
+    meter: Meter,
     repetitions: Sequence[RepetitionEnergy],
     *,
     idle_s: float,
     short_window: bool,
 ) -> EnergyMeasurement:
-    method = backend.method
-    devices = backend.devices()
+    method = meter.method
+    devices = meter.devices()
     energy = summarize([r.energy_j for r in repetitions])
+    problems = meter.problems()
     flags: list[str] = []
     # Every figure that is not a measurement says so, in the record itself.
     if method is EnergyMethod.ESTIMATE:
@@ -314,9 +395,13 @@ def _assemble(
             flags.append(NOT_ABOVE_IDLE_FLAG)
     if short_window:
         flags.append(WINDOW_SHORT_FLAG)
+    if any(disagrees(r) for r in repetitions):
+        flags.append(CROSS_CHECK_FLAG)
+    if problems:
+        flags.append(REJECTED_READINGS_FLAG)
     return EnergyMeasurement(
         method=method,
-        backend=backend.name,
+        backend=meter.name,
         devices=devices,
         repetitions=tuple(repetitions),
         energy_j_mean=energy.mean,
@@ -326,4 +411,7 @@ def _assemble(
         duration_s_mean=math.fsum(r.duration_s for r in repetitions) / len(repetitions),
         average_power_w_mean=math.fsum(r.average_power_w for r in repetitions) / len(repetitions),
         flags=tuple(flags),
+        context_devices=meter.context_devices(),
+        sample_period_s=meter.period_s,
+        problems=problems,
     )

@@ -9,12 +9,14 @@ files under the same names on recent kernels.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lassi_hpc.energy.backend import BackendUnavailableError
+from lassi_hpc.energy.backend import BackendUnavailableError, DeviceReading
 from lassi_hpc.energy.host import DEFAULT_CPUINFO_PATH, cpu_model, host_name
 from lassi_hpc.errors import MeasurementError
 from lassi_hpc.records import DeviceIdentity, EnergyMethod
@@ -124,7 +126,10 @@ class RaplBackend:
         # Reads may come from the protocol and a sampler thread; the wrap bookkeeping is shared.
         self._lock = threading.Lock()
         self._last_uj = [self._read_counter_uj(d) for d in self._domains]
+        self._domain_uj = [0 for _ in self._domains]
         self._total_uj = 0
+        # Power comes from counter differences between successive read_devices() calls.
+        self._last_sample: tuple[float, list[int]] | None = None
 
     def _read_counter_uj(self, domain: RaplDomain) -> int:
         try:
@@ -135,19 +140,44 @@ class RaplBackend:
     def devices(self) -> tuple[DeviceIdentity, ...]:
         return self._devices
 
+    def _update(self) -> None:
+        for index, domain in enumerate(self._domains):
+            current_uj = self._read_counter_uj(domain)
+            delta_uj = counter_delta_uj(
+                self._last_uj[index], current_uj, domain.max_energy_range_uj
+            )
+            self._domain_uj[index] += delta_uj
+            self._total_uj += delta_uj
+            self._last_uj[index] = current_uj
+
     def read_energy_j(self) -> float | None:
         with self._lock:
-            for index, domain in enumerate(self._domains):
-                current_uj = self._read_counter_uj(domain)
-                self._total_uj += counter_delta_uj(
-                    self._last_uj[index], current_uj, domain.max_energy_range_uj
-                )
-                self._last_uj[index] = current_uj
+            self._update()
             return self._total_uj / 1e6
 
     def read_power_w(self) -> float | None:
-        # powercap offers no power reading; power from counter differences is the sampler's job.
+        # powercap offers no power reading; the sampler derives power from counter differences.
         return None
+
+    def read_devices(self) -> tuple[DeviceReading, ...]:
+        """Each package's counter; power is the counter's rate since the previous call (NaN at
+        the first call). The counter itself is refreshed by the CPU about every millisecond."""
+        with self._lock:
+            self._update()
+            now_s = time.time()
+            counters_uj = list(self._domain_uj)
+            previous = self._last_sample
+            self._last_sample = (now_s, counters_uj)
+        readings = []
+        for index, device in enumerate(self._devices):
+            power_w = math.nan
+            if previous is not None and now_s > previous[0]:
+                power_w = (counters_uj[index] - previous[1][index]) / 1e6 / (now_s - previous[0])
+            readings.append(DeviceReading(device.uid, power_w, counters_uj[index] / 1e6, math.nan))
+        return tuple(readings)
+
+    def problems(self) -> tuple[str, ...]:
+        return ()
 
     def close(self) -> None:
         pass

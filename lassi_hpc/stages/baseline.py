@@ -15,7 +15,8 @@ from pathlib import Path
 from lassi_hpc.apps.manifest import AppManifest
 from lassi_hpc.config.campaign import MeasureSection
 from lassi_hpc.config.site import Partition, SandboxSection, Toolchain
-from lassi_hpc.energy import detect_backend, measure_workload
+from lassi_hpc.energy import measure_workload
+from lassi_hpc.energy.session import MeterRequest, open_meter
 from lassi_hpc.errors import LassiError
 from lassi_hpc.records import (
     BaselineRecord,
@@ -153,19 +154,18 @@ def measure_command(
     `seed` draws the random start delays, so that repeated measurements are independent.
     """
     settings = task.measure
+    request = MeterRequest(backend=task.partition.energy_backend, period_s=settings.sample_period_s)
     try:
-        backend, _unavailable = detect_backend(task.partition.energy_backend)
-        try:
+        with open_meter(request) as opened:
             return measure_workload(
                 run_once,
-                backend,
+                opened.meter,
                 repetitions=settings.repetitions,
                 min_window_s=settings.min_window_s,
                 idle_s=settings.idle_s,
                 rng=random.Random(seed),
                 max_start_delay_s=settings.max_start_delay_s,
+                settle_s=settings.settle_s,
             )
-        finally:
-            backend.close()
     except LassiError as error:  # MeasurementError, or a backend that cannot open
         return str(error)

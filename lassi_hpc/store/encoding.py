@@ -63,7 +63,7 @@ def _bytes_as_text(data: bytes) -> str:
     return data.decode(_TEXT_CODEC, _TEXT_ERRORS)
 
 
-def _compression(elements: int) -> dict[str, Any]:
+def compression(elements: int) -> dict[str, Any]:
     if elements < COMPRESS_MIN_ELEMENTS:
         return {}
     return {"chunks": True, "compression": "gzip", "compression_opts": 4}
@@ -214,7 +214,7 @@ def read_json(group: Any, name: str) -> Any:
 def write_bytes(group: Any, name: str, content: bytes) -> Any:
     """A 1-D dataset of opaque bytes (compressed when large); returns the dataset."""
     data = np.frombuffer(content, dtype=OPAQUE_BYTE)
-    return group.create_dataset(name, data=data, **_compression(data.size))
+    return group.create_dataset(name, data=data, **compression(data.size))
 
 
 def read_bytes(group: Any, name: str) -> bytes:
@@ -230,7 +230,7 @@ def write_column(
 ) -> None:
     """A 1-D numeric dataset with its `units` attribute (compressed when large)."""
     data: npt.NDArray[Any] = np.asarray(values, dtype=dtype)
-    dataset = group.create_dataset(name, data=data, **_compression(data.size))
+    dataset = group.create_dataset(name, data=data, **compression(data.size))
     dataset.attrs.create(ATTR_UNITS, units, dtype=TEXT_DTYPE)
 
 

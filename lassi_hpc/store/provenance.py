@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import re
@@ -96,7 +97,8 @@ class Provenance:
 
     def devices_as_dicts(self) -> list[dict[str, Any]]:
         """The `devices` JSON list stored in the file (DeviceIdentity fields)."""
-        return [dataclasses.asdict(device) for device in self.devices]
+        # Through JSON, so that tuples come back as the lists a reader of the file sees.
+        return list(json.loads(json.dumps([dataclasses.asdict(d) for d in self.devices])))
 
 
 def collect_provenance(

@@ -54,6 +54,7 @@ EXTRA: Final = "extra"
 STDOUT: Final = "stdout"
 STDERR: Final = "stderr"
 DEVICES: Final = "devices"
+CONTEXT_DEVICES: Final = "context_devices"
 ATTR_INDEX: Final = "index"  # position in the record's tuple; HDF5 lists links alphabetically
 
 # Trial group (measurements, builds, runs and verdicts inside it use the baseline's names).
@@ -87,10 +88,21 @@ REPETITION_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("idle_power_w", UNIT_WATT),
     ("runs_in_window", UNIT_DIMENSIONLESS),
 )
+# Written by every version since they were added; files written before read them as NaN.
+REPETITION_OPTIONAL_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("window_s", UNIT_SECOND),
+    ("window_energy_j", UNIT_JOULE),
+    ("counter_energy_j", UNIT_JOULE),
+    ("integrated_energy_j", UNIT_JOULE),
+    ("start_delay_s", UNIT_SECOND),
+)
 TRACE_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("time_s", UNIT_SECOND),
     ("power_w", UNIT_WATT),
 )
+# Per-device power of a trace: a 2-D dataset [device, sample] in W, its devices' uids beside it.
+TRACE_DEVICE_POWER: Final = "device_power_w"
+TRACE_DEVICE_UIDS: Final = "device_uids"
 
 # Escaping of user names (apps, variants, inputs, output files) into HDF5 link names.
 _ESCAPES: Final = {"%": "%25", "/": "%2F", "\x00": "%00"}

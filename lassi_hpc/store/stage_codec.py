@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -33,6 +34,8 @@ from lassi_hpc.records import (
     Verdict,
 )
 from lassi_hpc.store.encoding import (
+    compression,
+    dataset_at,
     get_bool_attr,
     get_enum_attr,
     get_float_attr,
@@ -55,13 +58,17 @@ from lassi_hpc.store.encoding import (
 from lassi_hpc.store.schema import (
     ATTR_INDEX,
     ATTR_NAME,
+    CONTEXT_DEVICES,
     DEVICES,
     FILES,
     REPETITION_COLUMNS,
+    REPETITION_OPTIONAL_COLUMNS,
     REPETITIONS,
     STDERR,
     STDOUT,
     TRACE_COLUMNS,
+    TRACE_DEVICE_POWER,
+    TRACE_DEVICE_UIDS,
     escape_name,
     index_name,
     trace_name,
@@ -142,6 +149,14 @@ def validate_measurement(label: str, measurement: EnergyMeasurement) -> None:
                 f"{label}: repetition {i}: trace has {len(trace.time_s)} times but "
                 f"{len(trace.power_w)} power samples"
             )
+        if trace is not None and (
+            len(trace.device_power_w) != len(trace.device_uids)
+            or any(len(row) != len(trace.time_s) for row in trace.device_power_w)
+        ):
+            raise StoreError(
+                f"{label}: repetition {i}: trace has {len(trace.device_uids)} device uids and "
+                f"{len(trace.device_power_w)} device rows; each row needs one value per time"
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,8 +212,13 @@ def measurement_size_bytes(measurement: EnergyMeasurement) -> int:
     size += 512 * len(measurement.devices) + text_size_bytes(measurement.flags)
     for repetition in repetitions:
         if repetition.trace is not None:
-            size += GROUP_OVERHEAD_BYTES + 2 * DATASET_OVERHEAD_BYTES
-            size += 8 * (len(repetition.trace.time_s) + len(repetition.trace.power_w))
+            trace = repetition.trace
+            size += GROUP_OVERHEAD_BYTES + 4 * DATASET_OVERHEAD_BYTES
+            size += 8 * (len(trace.time_s) + len(trace.power_w))
+            size += 8 * len(trace.time_s) * len(trace.device_uids)
+            size += text_size_bytes(trace.device_uids)
+    size += 512 * len(measurement.context_devices) + text_size_bytes(measurement.problems)
+    size += 8 * len(REPETITION_OPTIONAL_COLUMNS) * len(repetitions)
     return size
 
 
@@ -280,18 +300,37 @@ def write_measurement(group: Any, measurement: EnergyMeasurement) -> None:
     set_text_list_attr(group, "flags", measurement.flags)
     # Derived from `method`; stored so that a plain-h5py reader cannot miss a modelled figure.
     group.attrs["is_estimate"] = np.bool_(measurement.is_estimate)
+    group.attrs["sample_period_s"] = np.float64(measurement.sample_period_s)
+    set_text_list_attr(group, "problems", measurement.problems)
     write_json(group, DEVICES, [dataclasses.asdict(device) for device in measurement.devices])
+    write_json(
+        group,
+        CONTEXT_DEVICES,
+        [dataclasses.asdict(device) for device in measurement.context_devices],
+    )
     repetitions = group.create_group(REPETITIONS)
     for name, units in REPETITION_COLUMNS:
         values = [getattr(repetition, name) for repetition in measurement.repetitions]
         dtype = np.float64 if name in _FLOAT_COLUMNS else np.int64
         write_column(repetitions, name, values, dtype, units)
+    for name, units in REPETITION_OPTIONAL_COLUMNS:
+        values = [getattr(repetition, name) for repetition in measurement.repetitions]
+        write_column(repetitions, name, values, np.float64, units)
     for i, repetition in enumerate(measurement.repetitions):
-        if repetition.trace is None:
-            continue
-        trace = repetitions.create_group(trace_name(i))
-        for name, units in TRACE_COLUMNS:
-            write_column(trace, name, getattr(repetition.trace, name), np.float64, units)
+        if repetition.trace is not None:
+            _write_trace(repetitions.create_group(trace_name(i)), repetition.trace)
+
+
+def _write_trace(group: Any, trace: PowerTrace) -> None:
+    for name, units in TRACE_COLUMNS:
+        write_column(group, name, getattr(trace, name), np.float64, units)
+    if trace.device_uids:
+        set_text_list_attr(group, TRACE_DEVICE_UIDS, trace.device_uids)
+        rows = np.asarray(trace.device_power_w, dtype=np.float64).reshape(
+            len(trace.device_uids), len(trace.time_s)
+        )
+        dataset = group.create_dataset(TRACE_DEVICE_POWER, data=rows, **compression(rows.size))
+        dataset.attrs["units"] = dict(TRACE_COLUMNS)["power_w"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -375,6 +414,38 @@ def _read_verdict(group: Any) -> Verdict:
     )
 
 
+def same_nan(value: Any) -> float:
+    """`value` as a float, NaN as the one `math.nan` object.
+
+    Records default their unknown figures to `math.nan`, and tuples compare their items by
+    identity before equality: reading NaN back as that same object keeps a record equal to
+    itself after a round trip through the file.
+    """
+    number = float(value)
+    return math.nan if math.isnan(number) else number
+
+
+def _read_trace(group: Any) -> PowerTrace:
+    time_s, power_w = (read_column(group, name) for name, _ in TRACE_COLUMNS)
+    uids: tuple[str, ...] = ()
+    rows: tuple[tuple[float, ...], ...] = ()
+    if TRACE_DEVICE_POWER in group:
+        uids = get_text_list_attr(group, TRACE_DEVICE_UIDS)
+        data = np.asarray(dataset_at(group, TRACE_DEVICE_POWER)[()], dtype=np.float64)
+        if data.shape != (len(uids), len(time_s)):
+            raise StoreError(
+                f"{where(group, child=TRACE_DEVICE_POWER)} has shape {data.shape}; expected "
+                f"({len(uids)} devices, {len(time_s)} samples)"
+            )
+        rows = tuple(tuple(same_nan(v) for v in row) for row in data)
+    return PowerTrace(
+        time_s=tuple(float(v) for v in time_s),
+        power_w=tuple(same_nan(v) for v in power_w),
+        device_uids=uids,
+        device_power_w=rows,
+    )
+
+
 def read_measurement(group: Any) -> EnergyMeasurement:
     """The EnergyMeasurement stored in a `measurement` group."""
     repetitions_group = group_at(group, REPETITIONS)
@@ -382,15 +453,20 @@ def read_measurement(group: Any) -> EnergyMeasurement:
     counts = {len(column) for column in columns.values()}
     if len(counts) != 1:
         raise StoreError(f"{where(repetitions_group)}: repetition columns differ in length")
+    count = counts.pop()
+    optional = {
+        name: (
+            read_column(repetitions_group, name)
+            if name in repetitions_group
+            else np.full(count, np.nan)
+        )
+        for name, _ in REPETITION_OPTIONAL_COLUMNS
+    }
+    if any(len(column) != count for column in optional.values()):
+        raise StoreError(f"{where(repetitions_group)}: repetition columns differ in length")
     repetitions = []
-    for i in range(counts.pop()):
+    for i in range(count):
         trace_group = repetitions_group.get(trace_name(i))
-        trace = None
-        if trace_group is not None:
-            time_s, power_w = (read_column(trace_group, name) for name, _ in TRACE_COLUMNS)
-            trace = PowerTrace(
-                time_s=tuple(float(v) for v in time_s), power_w=tuple(float(v) for v in power_w)
-            )
         repetitions.append(
             RepetitionEnergy(
                 energy_j=float(columns["energy_j"][i]),
@@ -398,13 +474,14 @@ def read_measurement(group: Any) -> EnergyMeasurement:
                 average_power_w=float(columns["average_power_w"][i]),
                 idle_power_w=float(columns["idle_power_w"][i]),
                 runs_in_window=int(columns["runs_in_window"][i]),
-                trace=trace,
+                trace=None if trace_group is None else _read_trace(trace_group),
+                **{name: same_nan(column[i]) for name, column in optional.items()},
             )
         )
     return EnergyMeasurement(
         method=get_enum_attr(group, "method", EnergyMethod),
         backend=get_text_attr(group, "backend"),
-        devices=_read_devices(group),
+        devices=_read_devices(group, DEVICES),
         repetitions=tuple(repetitions),
         energy_j_mean=get_float_attr(group, "energy_j_mean"),
         energy_j_sd=get_float_attr(group, "energy_j_sd"),
@@ -413,18 +490,32 @@ def read_measurement(group: Any) -> EnergyMeasurement:
         duration_s_mean=get_float_attr(group, "duration_s_mean"),
         average_power_w_mean=get_float_attr(group, "average_power_w_mean"),
         flags=get_text_list_attr(group, "flags"),
+        context_devices=(_read_devices(group, CONTEXT_DEVICES) if CONTEXT_DEVICES in group else ()),
+        sample_period_s=(
+            same_nan(get_float_attr(group, "sample_period_s"))
+            if "sample_period_s" in group.attrs
+            else math.nan
+        ),
+        problems=get_text_list_attr(group, "problems") if "problems" in group.attrs else (),
     )
 
 
-def _read_devices(group: Any) -> tuple[DeviceIdentity, ...]:
-    entries = read_json(group, DEVICES)
+def _read_devices(group: Any, name: str) -> tuple[DeviceIdentity, ...]:
+    entries = read_json(group, name)
     try:
-        return tuple(DeviceIdentity(**entry) for entry in entries)
-    except TypeError as exc:
+        return tuple(device_from_json(entry) for entry in entries)
+    except (TypeError, ValueError) as exc:
         raise StoreError(
-            f"{where(group, child=DEVICES)} does not hold DeviceIdentity objects: {exc}; "
+            f"{where(group, child=name)} does not hold DeviceIdentity objects: {exc}; "
             f"found {json.dumps(entries)[:200]}"
         ) from None
+
+
+def device_from_json(entry: dict[str, Any]) -> DeviceIdentity:
+    """A DeviceIdentity from its JSON object (details: [key, value] lists; absent in old files)."""
+    fields = dict(entry)
+    details = tuple((str(key), str(value)) for key, value in fields.pop("details", ()))
+    return DeviceIdentity(**fields, details=details)
 
 
 def is_estimate(measurement_group: Any) -> bool:

@@ -74,7 +74,9 @@ def make_app(suite: Path, name: str, kernel: str | None) -> None:
         (app / "omp" / "kernel.cpp").write_text(kernel)
 
 
-def write_configs(tmp_path: Path, apps: list[str]) -> tuple[Path, Path]:
+def write_configs(
+    tmp_path: Path, apps: list[str], backend: str = "estimate", idle_s: float = 0.0
+) -> tuple[Path, Path]:
     campaign = tmp_path / "campaign.toml"
     entries = "".join(f'\n[[apps]]\nname = "{a}"\n' for a in apps)
     campaign.write_text(
@@ -88,13 +90,14 @@ results_dir = "results"
 [measure]
 repetitions = 2
 min_window_s = 0.2
-idle_s = 0.0
+idle_s = {idle_s}
 max_start_delay_s = 0.0
+settle_s = 0.05
 """
     )
     site_text = (REPO / "site_configs" / "local.toml").read_text()
     site_text = site_text.replace('scratch_dir = ""', 'scratch_dir = "scratch"')
-    site_text = site_text.replace('energy_backend = "auto"', 'energy_backend = "estimate"')
+    site_text = site_text.replace('energy_backend = "auto"', f'energy_backend = "{backend}"')
     site_text = site_text.replace("file_size_bytes = 536870912", "file_size_bytes = 67108864")
     site_text = site_text.replace("processes = 256", "processes = 64")
     site = tmp_path / "site.toml"
@@ -193,3 +196,32 @@ def test_baseline_resumes_without_redoing_and_cli_prints_the_path(tmp_path: Path
         assert handle.attrs["created_utc"] == created
     with ResultsReader(first) as reader:
         assert sorted(row.app for row in reader.baselines()) == ["good", "second"]
+
+
+def test_a_meter_backend_is_sampled_in_its_own_process_inside_the_worker(tmp_path: Path) -> None:
+    # The FAKE device (a scripted 100 W / 300 W square wave) stands in for a GPU: the worker opens a
+    # sampler process for it, and counter, samples and traces travel back to the file.
+    suite = tmp_path / "suite"
+    make_app(suite, "good", None)
+    campaign_file, site_file = write_configs(tmp_path, ["good"], backend="fake", idle_s=0.1)
+
+    results = run_baseline(load_campaign(campaign_file), load_site(site_file))
+
+    with ResultsReader(results) as reader:
+        (row,) = reader.baselines()
+        assert row.status == StageStatus.OK.value, row.reason
+        assert row.method == "counter" and not row.is_estimate
+        record = reader.read_baseline("good", "omp")
+    measurement = record.measurement
+    assert measurement is not None
+    assert "fake-device" in measurement.flags
+    assert measurement.sample_period_s == pytest.approx(0.01)
+    for repetition in measurement.repetitions:
+        trace = repetition.trace
+        assert trace is not None and len(trace.time_s) > 10
+        assert trace.device_uids == ("fake-device-0",)
+        assert set(trace.power_w) <= {100.0, 300.0}
+        # Counter and integrated samples cover the same span and agree on the square wave.
+        assert repetition.integrated_energy_j == pytest.approx(
+            repetition.counter_energy_j, rel=0.05
+        )

@@ -20,9 +20,10 @@ from lassi_hpc.energy import (
 from lassi_hpc.energy.amd_smi import probe_amdsmi
 from lassi_hpc.energy.estimate import EstimateBackend
 from lassi_hpc.energy.fake import FakeBackend
-from lassi_hpc.energy.nvml import open_nvml, probe_nvml
+from lassi_hpc.energy.nvml import NvmlBackend, probe_nvml
 from lassi_hpc.energy.rapl import RaplBackend
 from lassi_hpc.records import EnergyMethod
+from lassi_hpc.testing.fake_nvml import FakeNvml, FakeNvmlDevice
 
 
 def fake_powercap(root: Path) -> Path:
@@ -152,29 +153,17 @@ def test_nvml_without_a_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     )
 
 
-def test_working_nvml_is_reported_but_not_used_yet(
+def test_working_nvml_is_chosen_first_by_auto(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    vendor_module(
-        monkeypatch,
-        tmp_path / "vendor",
-        "pynvml",
-        """
-        calls = []
-
-        def nvmlInit():
-            calls.append("init")
-
-        def nvmlDeviceGetCount():
-            return 2
-
-        def nvmlShutdown():
-            calls.append("shutdown")
-        """,
-    )
-    with pytest.raises(BackendUnavailableError) as caught:
-        open_nvml()
-    assert caught.value.reason == (
-        "NVML works here (2 GPU(s)); the NVML backend is not implemented in this version"
-    )
-    assert sys.modules["pynvml"].calls == ["init", "shutdown"]
+    fake = FakeNvml([FakeNvmlDevice("GPU-aaaa"), FakeNvmlDevice("GPU-bbbb")])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("NVIDIA_VISIBLE_DEVICES", raising=False)
+    assert probe_nvml() == "NVML works here (2 GPU(s))"
+    backend, reasons = detect_backend("auto", powercap_root=tmp_path / "none")
+    assert isinstance(backend, NvmlBackend)
+    assert reasons == ()
+    assert [device.uid for device in backend.devices()] == ["GPU-aaaa", "GPU-bbbb"]
+    backend.close()
+    assert fake.calls.count("nvmlInit") == fake.calls.count("nvmlShutdown") == 2
