@@ -98,6 +98,10 @@ def _detach_writers_in_child() -> None:
 os.register_at_fork(after_in_child=_detach_writers_in_child)
 
 
+# Above this the writer reopens its file, emptying the metadata cache (see _bound_metadata_cache).
+MAX_METADATA_CACHE_BYTES = 32 * 2**20
+
+
 class ResultsWriter:
     """Writes records into one results file; create() a new file or open_existing() to resume.
 
@@ -265,9 +269,27 @@ class ResultsWriter:
                 ) from exc
             try:
                 self._update(write, record)
+                self._bound_metadata_cache()
             except _H5_ERRORS as exc:
                 stopped = f"; {self._stopped_message()}" if self._failure else ""
                 raise StoreError(f"{self._path}: cannot write {what}: {exc}{stopped}") from exc
+
+    def _bound_metadata_cache(self) -> None:
+        """Close and reopen the file once HDF5's metadata cache holds MAX_METADATA_CACHE_BYTES.
+
+        While a record is written its metadata is held in memory (MetadataHold), and in practice
+        HDF5 does not shrink the cache again afterwards: it grew by about 170 KB per trial and
+        made each write slower (60 to 143 ms per trial over 800 trials). A reopened file starts
+        with an empty cache. Every record is flushed before, so nothing is lost either way.
+        """
+        _max_bytes, _min_clean_bytes, cached_bytes, _entries = self._file.id.get_mdc_size()
+        if cached_bytes <= MAX_METADATA_CACHE_BYTES:
+            return
+        self._sync()
+        release_reserve(self._file)
+        self._file.close()
+        self._file, _ = open_results(self._path, for_writing=True)
+        self._reserved_below = os.fstat(self._file.id.get_vfd_handle()).st_size
 
     def _write_baseline(self, record: BaselineRecord) -> None:
         staged = self._file.create_group(None)  # anonymous: reachable from nowhere yet
