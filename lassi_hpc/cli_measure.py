@@ -15,7 +15,7 @@ from lassi_hpc.energy import measure_workload
 from lassi_hpc.energy.command_runner import OutputMode, run_command_once
 from lassi_hpc.energy.measure_report import measurement_document, summary_lines, write_trace_csv
 from lassi_hpc.energy.session import MeterRequest, open_meter
-from lassi_hpc.errors import ConfigError
+from lassi_hpc.errors import LassiError
 
 
 def add_measure_parser(commands: Any) -> None:
@@ -84,7 +84,9 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
-        raise ConfigError("lassi-hpc measure", "", "no command given; usage: measure -- CMD ARGS")
+        raise LassiError(
+            "measure: no command given; usage: lassi-hpc measure [options] -- COMMAND ARGS..."
+        )
     request = MeterRequest(
         backend=args.backend,
         period_s=args.period,
