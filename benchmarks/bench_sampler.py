@@ -23,10 +23,8 @@ import itertools
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -41,6 +39,7 @@ from lassi_hpc.energy.sampler_process import SamplerProcess, open_sampler_proces
 from lassi_hpc.energy.samples import PowerSamples, concat_samples
 from lassi_hpc.energy.stats import summarize
 from lassi_hpc.errors import LassiError
+from lassi_hpc.testing.mpi_launcher import find_mpiexec
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 NBODY_DIR = REPOSITORY / "examples" / "apps" / "nbody" / "omp"
@@ -143,11 +142,6 @@ def period_figures(
         sd_ms=statistics.stdev(intervals),
         cpu_percent=cpu_percent,
     )
-
-
-def find_mpiexec() -> str | None:
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.exists() else shutil.which("mpiexec")
 
 
 def sampler_cases(with_mpi: bool) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:

@@ -180,13 +180,6 @@ class ThreadMeter(BackendMeter):
         self._raise_error()
         return self._ticks.drain()
 
-    def stop(self) -> PowerSamples:
-        """Stop the thread after one last tick; the ticks not drained yet."""
-        self._stop.set()
-        self._thread.join()
-        self._raise_error()
-        return self._ticks.drain()
-
     def close(self) -> None:
         self._stop.set()
         self._thread.join()

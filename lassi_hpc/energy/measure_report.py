@@ -73,7 +73,7 @@ def _cross_check(measurement: EnergyMeasurement) -> str:
     ]
     if not pairs:
         return "none (needs both an energy counter and power samples)"
-    worst = max(abs(i - c) / abs(c) for c, i in pairs if c != 0) if any(c for c, _ in pairs) else 0
+    worst = max((abs(i - c) / abs(c) for c, i in pairs if c != 0), default=0.0)
     bad = sum(disagrees(r) for r in measurement.repetitions)
     verdict = "DISAGREE" if bad else "agree"
     return (

@@ -70,17 +70,6 @@ def concat_samples(parts: Sequence[PowerSamples]) -> PowerSamples:
     )
 
 
-def samples_between(samples: PowerSamples, start_s: float, end_s: float) -> PowerSamples:
-    """The ticks with start_s <= host time <= end_s."""
-    keep = [i for i, t in enumerate(samples.time_s) if start_s <= t <= end_s]
-    return PowerSamples(
-        samples.uids,
-        tuple(samples.time_s[i] for i in keep),
-        tuple(tuple(row[i] for i in keep) for row in samples.power_w),
-        tuple(tuple(row[i] for i in keep) for row in samples.device_time_s),
-    )
-
-
 def device_points(samples: PowerSamples, uid: str) -> tuple[np.ndarray, np.ndarray]:
     """(times in s, watts) of one device's valid values, each sensor value once, in time order.
 

@@ -73,7 +73,7 @@ def _choose(request: MeterRequest) -> tuple[str, tuple[str, ...]]:
 
 
 def _open(request: MeterRequest, name: str) -> Meter:
-    options = {k: v for k, v in request.options.items()}
+    options = dict(request.options)
     if request.sampler == "process" and name not in ("estimate",):
         from lassi_hpc.energy.sampler_process import open_sampler_process
 

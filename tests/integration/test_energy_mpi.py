@@ -9,12 +9,10 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -24,15 +22,10 @@ from lassi_hpc.energy.mpi_sampler_main import RANK_IS_NODE_ENV
 from lassi_hpc.energy.sampler_process import SamplerProcess, open_sampler_process
 from lassi_hpc.energy.samples import energy_between_j
 from lassi_hpc.errors import MeasurementError
+from lassi_hpc.testing.mpi_launcher import find_mpiexec
 
 POWERS_W = (100.0, 200.0)
 PERIOD_S = 0.01
-
-
-def find_mpiexec() -> str | None:
-    """mpiexec beside this Python (a venv's bin/, where the `mpich` wheel puts it), else on PATH."""
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.exists() else shutil.which("mpiexec")
 
 
 MPIEXEC = find_mpiexec()

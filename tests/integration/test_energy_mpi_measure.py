@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import random
-import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -17,12 +16,7 @@ from lassi_hpc.energy import measure_workload
 from lassi_hpc.energy.command_runner import run_command_once
 from lassi_hpc.energy.mpi_sampler_main import RANK_IS_NODE_ENV
 from lassi_hpc.energy.session import MeterRequest, open_meter
-
-
-def find_mpiexec() -> str | None:
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.exists() else shutil.which("mpiexec")
-
+from lassi_hpc.testing.mpi_launcher import find_mpiexec
 
 MPIEXEC = find_mpiexec()
 pytestmark = [
