@@ -14,6 +14,7 @@ import math
 import threading
 import time
 
+from lassi_hpc.energy.align import device_clock_offset_s, shift_times
 from lassi_hpc.energy.backend import DeviceReading, EnergyBackend, EnergyEstimator
 from lassi_hpc.energy.clock import Clock, ManualClock
 from lassi_hpc.energy.samples import PowerSamples, empty_samples
@@ -22,7 +23,11 @@ from lassi_hpc.records import CommandResult, DeviceIdentity, EnergyMethod
 
 
 class _Ticks:
-    """Ticks collected column-wise until drained; safe to fill from a sampler thread."""
+    """Ticks collected column-wise until drained; safe to fill from a sampler thread.
+
+    A tick's time is taken after its reads, so it is the "host after" time that align.py needs:
+    drained device timestamps are put on the host clock exactly as a sampler process does.
+    """
 
     def __init__(self, uids: tuple[str, ...]) -> None:
         self.uids = uids
@@ -30,6 +35,7 @@ class _Ticks:
         self._time_s: list[float] = []
         self._power_w: list[list[float]] = [[] for _ in uids]
         self._device_time_s: list[list[float]] = [[] for _ in uids]
+        self._offsets_s = [math.inf for _ in uids]  # tightened with every drain
 
     def add(self, time_s: float, readings: tuple[DeviceReading, ...]) -> None:
         if tuple(r.uid for r in readings) != self.uids:
@@ -44,16 +50,20 @@ class _Ticks:
 
     def drain(self) -> PowerSamples:
         with self._lock:
-            samples = PowerSamples(
-                self.uids,
-                tuple(self._time_s),
-                tuple(tuple(row) for row in self._power_w),
-                tuple(tuple(row) for row in self._device_time_s),
-            )
+            time_s = tuple(self._time_s)
+            power_w = tuple(tuple(row) for row in self._power_w)
+            stamps = tuple(tuple(row) for row in self._device_time_s)
             self._time_s.clear()
-            for row in (*self._power_w, *self._device_time_s):
-                row.clear()
-        return samples
+            for column in (*self._power_w, *self._device_time_s):
+                column.clear()
+        aligned = []
+        for row, device_stamps in enumerate(stamps):
+            offset_s = device_clock_offset_s(device_stamps, time_s)
+            if math.isfinite(offset_s):
+                self._offsets_s[row] = min(self._offsets_s[row], offset_s)
+            known_s = self._offsets_s[row] if math.isfinite(self._offsets_s[row]) else math.nan
+            aligned.append(shift_times(device_stamps, known_s))
+        return PowerSamples(self.uids, time_s, power_w, tuple(aligned))
 
 
 class BackendMeter:

@@ -432,3 +432,25 @@ def test_bad_arguments_are_rejected(bad: dict[str, float]) -> None:
             settle_s=arguments["settle_s"],
             clock=clock,
         )
+
+
+def test_in_process_meters_put_device_timestamps_on_the_host_clock() -> None:
+    class BootClockDevice(FakeBackend):
+        """FAKE: stamps each power value with seconds since its own "boot" (the curve's origin)."""
+
+        def read_devices(self) -> tuple:  # type: ignore[type-arg]
+            return tuple(
+                type(r)(r.uid, r.power_w, r.energy_j, self.elapsed_s() - 0.002)
+                for r in super().read_devices()
+            )
+
+    clock = ManualClock(start_s=5_000.0)
+    meter = ClockedMeter(BootClockDevice(constant_power(50.0), clock), clock, 0.01)
+    clock.advance(0.1)
+    first = meter.drain_samples()
+    clock.advance(0.1)
+    second = meter.drain_samples()
+    for samples in (first, second):
+        # The stamps were 2 ms older than each tick, on a clock starting at 0: aligned, they sit
+        # on the tick times (the offset is the smallest gap seen), not near 0 s.
+        assert samples.device_time_s[0] == pytest.approx(samples.time_s, abs=1e-9)
