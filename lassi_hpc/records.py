@@ -244,6 +244,8 @@ class BaselineRecord:
     verdicts: tuple[Verdict, ...] = ()
     measurement: EnergyMeasurement | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
+    # Where it ran: host, Slurm job and partition, Parsl worker, visible GPU (flow/worker_env.py).
+    placement: tuple[tuple[str, str], ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -348,6 +350,8 @@ class Evaluation:
     # Host wall-clock times (time.time()) on the worker: the device time this evaluation took.
     started_at_s: float = 0.0
     ended_at_s: float = 0.0
+    # Where it ran: host, Slurm job and partition, Parsl worker, visible GPU (flow/worker_env.py).
+    placement: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

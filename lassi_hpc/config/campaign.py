@@ -34,6 +34,9 @@ class AppEntry:
     name: str = checked(check=non_empty)
     # Empty means the campaign's `variants`.
     variants: tuple[str, ...] = ()
+    # The site partition that builds and measures this app; "" = the first one whose toolchain
+    # builds the variant's language.
+    partition: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class CampaignConfig:
     refine: RefineSection
     source: Path
     text: str  # the file as written, for provenance
+    app_partitions: dict[str, str] = field(default_factory=dict)  # app -> site partition
 
     @property
     def results_file(self) -> Path:
@@ -146,4 +150,5 @@ def load_campaign(path: Path) -> CampaignConfig:
         refine=parsed.refine,
         source=path.resolve(),
         text=path.read_text(encoding="utf-8"),
+        app_partitions={e.name: e.partition for e in parsed.apps if e.partition},
     )

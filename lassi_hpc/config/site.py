@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +13,26 @@ from lassi_hpc.config.validate import build, checked, non_empty, non_negative, p
 from lassi_hpc.errors import ConfigError
 from lassi_hpc.records import SandboxLimits
 
-Scheduler = Literal["local"]
+Scheduler = Literal["local", "slurm"]
 DeviceKind = Literal["cpu", "nvidia", "amd"]
 EnergyBackendName = Literal["auto", "nvml", "amdsmi", "rapl", "estimate", "fake"]
 ServerKind = Literal["embedded", "vllm", "external"]
 ApiKind = Literal["completions", "chat"]
+
+
+_SLURM_TIME = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$")
+
+
+def slurm_time(value: str) -> str | None:
+    """Walltimes as [D-]HH:MM:SS: the one form every Slurm command accepts."""
+    return None if _SLURM_TIME.match(value) else "must be a walltime [D-]HH:MM:SS, e.g. '04:00:00'"
+
+
+def walltime_s(value: str) -> int:
+    """Seconds in a walltime [D-]HH:MM:SS (validated by slurm_time)."""
+    days, _, clock = value.rpartition("-")
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    return ((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,86 @@ class Partition:
     # Compile-only partitions build variants whose binaries cannot run here (no GPU).
     compile_only: bool = False
     run_env: dict[str, str] = field(default_factory=dict)
+    # ---- scheduler = "slurm" only: how a block of workers is requested (docs/clusters.md) ----
+    slurm_partition: str = ""  # the Slurm partition; "" = `name`
+    account: str = ""
+    qos: str = ""
+    walltime: str = checked("01:00:00", check=slurm_time)  # of one block of workers
+    constraint: str = ""
+    # GPUs of one node, all requested; one worker per GPU, each pinned to its own.
+    gpus_per_node: int = checked(0, check=non_negative)
+    gpu_type: str = ""  # the GRES type in the request (gpu:<type>:<n>); "" = any GPU
+    gpu_model: str = ""  # what the GPUs are, for people and roofline specs, e.g. "A100-SXM4-40GB"
+    nodes_per_block: int = checked(1, check=positive)
+    max_blocks: int = checked(1, check=positive)
+    cores_per_node: int = checked(0, check=non_negative)  # 0 = not requested
+    exclusive: bool = False  # whole nodes (--exclusive)
+    scheduler_options: tuple[str, ...] = ()  # extra "#SBATCH ..." lines, verbatim
+    setup: tuple[str, ...] = ()  # shell lines run before the workers start, after [slurm].setup
+
+    @property
+    def slurm_name(self) -> str:
+        return self.slurm_partition or self.name
+
+    @property
+    def workers_per_node(self) -> int:
+        """Tasks at once on one node: one per GPU where GPUs are requested, else `workers`."""
+        return self.gpus_per_node if self.gpus_per_node > 0 else self.workers
+
+
+SLURM_PARTITION_KEYS = (
+    "slurm_partition",
+    "account",
+    "qos",
+    "walltime",
+    "constraint",
+    "gpus_per_node",
+    "gpu_type",
+    "gpu_model",
+    "nodes_per_block",
+    "max_blocks",
+    "cores_per_node",
+    "exclusive",
+    "scheduler_options",
+    "setup",
+)
+"""Partition keys that only a Slurm site may set."""
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    """A Slurm job of its own: the LLM node's block or the campaign driver's sbatch."""
+
+    partition: str = checked(check=non_empty)
+    account: str = ""
+    qos: str = ""
+    walltime: str = checked("24:00:00", check=slurm_time)
+    constraint: str = ""
+    gpus: int = checked(0, check=non_negative)  # GPUs of its node requested
+    gpu_type: str = ""
+    cores: int = checked(1, check=positive)
+    memory: str = ""  # --mem, e.g. "64G"; "" = the partition's default
+    scheduler_options: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()  # after [slurm].setup
+
+
+@dataclass(frozen=True)
+class SlurmSection:
+    """Settings for every job of a Slurm site (scheduler = "slurm")."""
+
+    # Shell lines run first in every job: module loads, activating the environment that has
+    # lassi_hpc installed (the same one on login and compute nodes).
+    setup: tuple[str, ...] = ()
+    # How workers reach the driver: "" = this host's fully qualified name; or name an interface
+    # (e.g. "ib0") whose address is used.
+    address: str = ""
+    interface: str = ""
+    # The driver's own allocation when the campaign is submitted with sbatch (render-sbatch).
+    driver: SlurmJob | None = None
+    # Seconds before the driver job's walltime at which Slurm signals it, so that it stores what
+    # is finished and cancels its blocks.
+    driver_signal_s: int = checked(300, check=positive)
+    cmd_timeout_s: int = checked(60, check=positive)  # sbatch / squeue / scancel calls
 
 
 @dataclass(frozen=True)
@@ -79,6 +175,9 @@ class LLMServer:
     # vllm only.
     tensor_parallel_size: int = checked(1, check=positive)
     enable_prefix_caching: bool = True
+    # Slurm sites: start the server (embedded or vllm) inside a job on this partition, as the block
+    # of the LLM executor; requests are then made from that node. None = the driver starts it.
+    slurm: SlurmJob | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +209,7 @@ class SiteFile:
     partitions: tuple[Partition, ...] = checked(check=non_empty)
     sandbox: SandboxSection = field(default_factory=SandboxSection)
     llm_servers: dict[str, LLMServer] = field(default_factory=dict)
+    slurm: SlurmSection | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +224,7 @@ class SiteConfig:
     llm_servers: dict[str, LLMServer]
     source: Path
     text: str
+    slurm: SlurmSection | None = None
 
     def partition_for(self, language: str) -> Partition | None:
         """The first partition (in file order) whose toolchain builds `language`."""
@@ -143,6 +244,7 @@ def load_site(path: Path) -> SiteConfig:
         if partition.name in seen:
             raise ConfigError(file, f"{key}.name", f"partition {partition.name!r} defined twice")
         seen.append(partition.name)
+        _check_scheduler_keys(file, key, parsed.site.scheduler, partition)
         if partition.toolchain not in parsed.toolchains:
             raise ConfigError(
                 file,
@@ -163,6 +265,16 @@ def load_site(path: Path) -> SiteConfig:
             )
         if server.kind == "vllm" and not server.model:
             raise ConfigError(file, f"{key}.model", "required when kind = 'vllm'")
+        if server.slurm is not None and parsed.site.scheduler != "slurm":
+            raise ConfigError(file, f"{key}.slurm", "only for scheduler = 'slurm'")
+        if server.slurm is not None and server.kind == "external":
+            raise ConfigError(
+                file, f"{key}.slurm", "an external server is not started by lassi_hpc"
+            )
+    if parsed.site.scheduler == "slurm" and parsed.slurm is None:
+        raise ConfigError(file, "slurm", "a [slurm] table is required when scheduler = 'slurm'")
+    if parsed.site.scheduler != "slurm" and parsed.slurm is not None:
+        raise ConfigError(file, "slurm", "only for scheduler = 'slurm'")
     base = path.resolve().parent
     section = parsed.site
     scratch = base / section.scratch_dir if section.scratch_dir else Path(tempfile.gettempdir())
@@ -177,4 +289,26 @@ def load_site(path: Path) -> SiteConfig:
         llm_servers=parsed.llm_servers,
         source=path.resolve(),
         text=path.read_text(encoding="utf-8"),
+        slurm=parsed.slurm,
     )
+
+
+def _check_scheduler_keys(file: str, key: str, scheduler: str, partition: Partition) -> None:
+    if scheduler != "slurm":
+        defaults = Partition(name="x", toolchain="x")
+        for name in SLURM_PARTITION_KEYS:
+            if getattr(partition, name) != getattr(defaults, name):
+                raise ConfigError(file, f"{key}.{name}", "only for scheduler = 'slurm'")
+        return
+    if partition.device != "cpu" and not partition.compile_only and partition.gpus_per_node < 1:
+        raise ConfigError(
+            file,
+            f"{key}.gpus_per_node",
+            f"a {partition.device} partition on Slurm must request its GPUs (one worker per GPU)",
+        )
+    if partition.gpus_per_node > 0 and partition.workers not in (1, partition.gpus_per_node):
+        raise ConfigError(
+            file,
+            f"{key}.workers",
+            "a GPU partition on Slurm runs one worker per GPU (gpus_per_node); leave workers out",
+        )

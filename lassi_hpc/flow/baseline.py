@@ -16,13 +16,14 @@ import parsl
 
 from lassi_hpc.apps.load import find_app
 from lassi_hpc.config.campaign import CampaignConfig
-from lassi_hpc.config.site import SiteConfig
+from lassi_hpc.config.site import Partition, SiteConfig
 from lassi_hpc.energy import detect_backend
-from lassi_hpc.errors import AppError, LassiError
+from lassi_hpc.errors import AppError, ConfigError, LassiError
 from lassi_hpc.flow.parsl_config import parsl_config
 from lassi_hpc.flow.progress import Progress, how_obtained
+from lassi_hpc.flow.worker_tasks import profile_baseline_on_worker
 from lassi_hpc.records import BaselineRecord, DeviceIdentity, StageStatus
-from lassi_hpc.stages.baseline import BaselineTask, profile_baseline
+from lassi_hpc.stages.baseline import BaselineTask
 from lassi_hpc.store import ResultsWriter, collect_provenance
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ class BaselineIncompleteError(LassiError):
 
 
 def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTask]:
-    """One task per (app, variant), routed to the first partition whose toolchain builds it.
+    """One task per (app, variant), routed to the app's partition in the campaign, else to the
+    first partition whose toolchain builds the variant's language.
 
     Everything that can be checked before work starts is checked here, so that a typo fails in
     seconds rather than after the first app's measurement.
@@ -45,7 +47,7 @@ def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTa
         manifest = find_app(campaign.suite_path, app_name)
         for variant_name in variants:
             language = manifest.variant(variant_name).language
-            partition = site.partition_for(language)
+            partition = _partition(campaign, site, app_name, language)
             if partition is None:
                 offered = ", ".join(
                     f"{p.name} ({site.toolchains[p.toolchain].language})" for p in site.partitions
@@ -68,6 +70,31 @@ def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTa
                 )
             )
     return tasks
+
+
+def _partition(
+    campaign: CampaignConfig, site: SiteConfig, app: str, language: str
+) -> Partition | None:
+    wanted = campaign.app_partitions.get(app)
+    if not wanted:
+        return site.partition_for(language)
+    index = next((i for i, p in enumerate(campaign.apps) if p[0] == app), 0)
+    where = (str(campaign.source), f"apps[{index}].partition")
+    found = {p.name: p for p in site.partitions}.get(wanted)
+    if found is None:
+        raise ConfigError(
+            *where,
+            f"site {site.name!r} ({site.source}) has no partition {wanted!r}",
+            allowed=[p.name for p in site.partitions],
+        )
+    builds = site.toolchains[found.toolchain].language
+    if builds != language:
+        raise ConfigError(
+            *where,
+            f"partition {wanted!r} builds {builds} (toolchain {found.toolchain!r}), "
+            f"not this app's {language} variant",
+        )
+    return found
 
 
 def describe(record: BaselineRecord) -> str:
@@ -150,7 +177,9 @@ def _execute(
     used = {task.partition.name for task in tasks}
     with parsl.load(parsl_config(site, run_dir, used)):
         futures = {
-            parsl.python_app(profile_baseline, executors=[task.partition.name])(task): task
+            parsl.python_app(profile_baseline_on_worker, executors=[task.partition.name])(
+                task
+            ): task
             for task in tasks
         }
         for future in concurrent.futures.as_completed(futures):

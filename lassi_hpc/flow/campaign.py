@@ -29,6 +29,7 @@ from lassi_hpc.flow.campaign_status import STATUS_NAME, StatusFile
 from lassi_hpc.flow.parsl_config import LLM_EXECUTOR, parsl_config
 from lassi_hpc.flow.progress import Progress, how_obtained
 from lassi_hpc.flow.trial_plan import PlannedVariant, plan_variant, skip_reason
+from lassi_hpc.flow.worker_tasks import evaluate_candidate_on_worker
 from lassi_hpc.llm import LLMEndpoint, RunningServer, complete, start_server
 from lassi_hpc.records import (
     BaselineRecord,
@@ -38,7 +39,7 @@ from lassi_hpc.records import (
     TrialOutcome,
     TrialRecord,
 )
-from lassi_hpc.stages.evaluate import CandidateTask, evaluate_candidate
+from lassi_hpc.stages.evaluate import CandidateTask
 from lassi_hpc.stages.refine import (
     Action,
     AskLLM,
@@ -266,7 +267,9 @@ class _TrialDriver:
 
     def _evaluator(self, partition: str) -> Any:
         if partition not in self._evaluate:
-            self._evaluate[partition] = parsl.python_app(evaluate_candidate, executors=[partition])
+            self._evaluate[partition] = parsl.python_app(
+                evaluate_candidate_on_worker, executors=[partition]
+            )
         return self._evaluate[partition]
 
     def _completed(self, future: concurrent.futures.Future[Any], runs: list[_Running]) -> None:

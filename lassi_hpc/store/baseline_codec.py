@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from lassi_hpc.errors import StoreError
 from lassi_hpc.records import BaselineRecord, StageStatus
 from lassi_hpc.store.encoding import (
     get_enum_attr,
     get_text_attr,
     group_at,
-    read_json,
+    read_pairs,
     set_text_attr,
-    where,
     write_json,
 )
-from lassi_hpc.store.schema import BUILD, EXTRA, MEASUREMENT, RUNS, VERDICTS, escape_name
+from lassi_hpc.store.schema import (
+    BUILD,
+    EXTRA,
+    MEASUREMENT,
+    PLACEMENT,
+    RUNS,
+    VERDICTS,
+    escape_name,
+)
 from lassi_hpc.store.stage_codec import (
     DATASET_OVERHEAD_BYTES,
     GROUP_OVERHEAD_BYTES,
@@ -59,8 +65,9 @@ def estimated_size_bytes(record: BaselineRecord) -> int:
     The writer reserves this much disk space before writing, so that a full disk is found before
     HDF5 has written anything (compression only makes the real size smaller).
     """
-    texts = [record.reason, record.partition, *(value for pair in record.extra for value in pair)]
-    size = GROUP_OVERHEAD_BYTES + DATASET_OVERHEAD_BYTES + text_size_bytes(texts)
+    pairs = (*record.extra, *record.placement)
+    texts = [record.reason, record.partition, *(value for pair in pairs for value in pair)]
+    size = GROUP_OVERHEAD_BYTES + 2 * DATASET_OVERHEAD_BYTES + text_size_bytes(texts)
     size += build_size_bytes(record.build)
     size += runs_size_bytes(record.runs) + verdicts_size_bytes(record.verdicts)
     if record.measurement is not None:
@@ -80,6 +87,7 @@ def write_baseline_group(group: Any, record: BaselineRecord, written_utc: str) -
     ):
         set_text_attr(group, name, text)
     write_json(group, EXTRA, [list(pair) for pair in record.extra])
+    write_json(group, PLACEMENT, [list(pair) for pair in record.placement])
     write_build(group.create_group(BUILD), record.build)
     write_runs(group.create_group(RUNS), record.runs)
     write_verdicts(group.create_group(VERDICTS), record.verdicts)
@@ -100,15 +108,6 @@ def read_baseline_group(group: Any) -> BaselineRecord:
         runs=read_runs(group_at(group, RUNS)),
         verdicts=read_verdicts(group_at(group, VERDICTS)),
         measurement=None if measurement_group is None else read_measurement(measurement_group),
-        extra=_read_extra(group),
+        extra=read_pairs(group, EXTRA),
+        placement=read_pairs(group, PLACEMENT),
     )
-
-
-def _read_extra(group: Any) -> tuple[tuple[str, str], ...]:
-    pairs = read_json(group, EXTRA)
-    if not isinstance(pairs, list) or not all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
-        for pair in pairs
-    ):
-        raise StoreError(f"{where(group, child=EXTRA)} should be a JSON list of [key, value] pairs")
-    return tuple((key, value) for key, value in pairs)

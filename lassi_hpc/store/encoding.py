@@ -211,6 +211,19 @@ def read_json(group: Any, name: str) -> Any:
         raise StoreError(f"{where(group, child=name)} is not valid JSON: {exc}") from None
 
 
+def read_pairs(group: Any, name: str) -> tuple[tuple[str, str], ...]:
+    """[key, value] pairs written by write_json; none when the dataset is absent (older files)."""
+    if name not in group:
+        return ()
+    pairs = read_json(group, name)
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+        for pair in pairs
+    ):
+        raise StoreError(f"{where(group, child=name)} should be a JSON list of [key, value] pairs")
+    return tuple((key, value) for key, value in pairs)
+
+
 def write_bytes(group: Any, name: str, content: bytes) -> Any:
     """A 1-D dataset of opaque bytes (compressed when large); returns the dataset."""
     data = np.frombuffer(content, dtype=OPAQUE_BYTE)

@@ -34,9 +34,11 @@ from lassi_hpc.store.encoding import (
     get_text_attr,
     get_text_list_attr,
     group_at,
+    read_pairs,
     read_text,
     set_text_attr,
     set_text_list_attr,
+    write_json,
     write_text,
 )
 from lassi_hpc.store.exchange_codec import (
@@ -56,6 +58,7 @@ from lassi_hpc.store.schema import (
     JUDGE,
     LOG,
     MEASUREMENT,
+    PLACEMENT,
     REASON,
     REQUEST,
     RESCORE,
@@ -208,6 +211,8 @@ def _step_size_bytes(step: TrialStep) -> int:
     if evaluation is not None:
         size += GROUP_OVERHEAD_BYTES + DATASET_OVERHEAD_BYTES
         size += text_size_bytes([evaluation.reason, evaluation.failed_command, evaluation.log])
+        size += DATASET_OVERHEAD_BYTES  # placement
+        size += text_size_bytes([value for pair in evaluation.placement for value in pair])
         if evaluation.screen is not None:
             screen = evaluation.screen
             size += GROUP_OVERHEAD_BYTES + text_size_bytes([screen.reason, *screen.rules_checked])
@@ -274,6 +279,8 @@ def _write_evaluation(group: Any, evaluation: Evaluation) -> None:
     group.attrs["started_at_s"] = np.float64(evaluation.started_at_s)
     group.attrs["ended_at_s"] = np.float64(evaluation.ended_at_s)
     write_text(group, LOG, evaluation.log)
+    if evaluation.placement:
+        write_json(group, PLACEMENT, [list(pair) for pair in evaluation.placement])
     if evaluation.screen is not None:
         screen = group.create_group(SCREEN)
         screen.attrs["ok"] = np.bool_(evaluation.screen.ok)
@@ -361,6 +368,7 @@ def _read_evaluation(group: Any) -> Evaluation:
         # Absent in files written before evaluations were timed.
         started_at_s=float(group.attrs.get("started_at_s", 0.0)),
         ended_at_s=float(group.attrs.get("ended_at_s", 0.0)),
+        placement=read_pairs(group, PLACEMENT),
     )
 
 

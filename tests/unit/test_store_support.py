@@ -178,7 +178,17 @@ def measured_baseline(
         ),
         measurement=measurement(method),
         extra=(("hecbench_commit", "3f2a9c1"), ("note", "clock locked at 1410 MHz")),
+        placement=PLACEMENT,
     )
+
+
+PLACEMENT = (
+    ("host", "gpu017"),
+    ("slurm_job_id", "81234"),
+    ("slurm_partition", "a100"),
+    ("parsl_worker", "1"),
+    ("cuda_visible_devices", "1"),
+)
 
 
 def failed_build_baseline(app: str = "lulesh", variant: str = "cuda") -> BaselineRecord:
@@ -309,6 +319,7 @@ def passed_evaluation(method: EnergyMethod = EnergyMethod.COUNTER) -> Evaluation
             Verdict(True, "small", "", self_check=True, compared_values=4096),
         ),
         measurement=measurement(method),
+        placement=PLACEMENT,
     )
 
 
