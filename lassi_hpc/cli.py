@@ -1,4 +1,5 @@
-"""`lassi-hpc` command line: run | status | report | baseline | measure | check | env.
+"""`lassi-hpc` command line: run | status | report | baseline | measure | check | env |
+render-sbatch.
 
 Errors that lassi_hpc raises on purpose (LassiError) print as one clear message and exit 2; anything
 else is a bug and keeps its traceback.
@@ -9,16 +10,20 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from lassi_hpc import __version__
 from lassi_hpc.apps.load import MANIFEST_NAME, load_manifest
 from lassi_hpc.cli_measure import add_measure_parser
+from lassi_hpc.cli_sbatch import add_render_sbatch_parser
+from lassi_hpc.cli_signals import interrupt_on_sigterm
 from lassi_hpc.cli_types import k_list, non_negative_float, positive_int
 from lassi_hpc.config.campaign import load_campaign
-from lassi_hpc.config.site import load_site
+from lassi_hpc.config.site import SiteConfig, load_site
 from lassi_hpc.config.validate import read_toml
 from lassi_hpc.errors import ConfigError, LassiError
 
@@ -40,7 +45,19 @@ def config_kind(path: Path) -> str:
     return kinds[0]
 
 
+def _check_slurm_site(site: SiteConfig) -> int:
+    """Print the dry run of every job the site's campaigns submit; return how many checks failed."""
+    from lassi_hpc.flow.slurm_requests import slurm_job_requests
+    from lassi_hpc.slurm.site_check import check_requests
+
+    results = check_requests(slurm_job_requests(site))
+    for result in results:
+        print(f"  {result.line()}")
+    return sum(not result.ok for result in results)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    failed = 0
     for path in args.files:
         kind = config_kind(path)
         if kind == "campaign":
@@ -54,13 +71,17 @@ def cmd_check(args: argparse.Namespace) -> int:
                 if shutil.which(tc.compiler) is None
             ]
             detail = f"{len(site.partitions)} partitions"
-            if missing:
+            if missing and site.scheduler == "local":
                 detail += "; compilers not on PATH here: " + "; ".join(missing)
+            if site.scheduler == "slurm" and not args.offline:
+                print(f"{path}: valid {kind} config ({detail}); asking Slurm about its jobs")
+                failed += _check_slurm_site(site)
+                continue
         else:
             manifest = load_manifest(path.parent if path.name == MANIFEST_NAME else path)
             detail = f"variants {', '.join(v for v, _ in manifest.variants)}"
         print(f"{path}: valid {kind} config ({detail})")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -206,14 +227,25 @@ def parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=cmd_report)
 
-    check = commands.add_parser("check", help="validate campaign, site or app configs")
+    check = commands.add_parser(
+        "check",
+        help="validate campaign, site or app configs; on a Slurm site, dry-run its jobs",
+        description="Validate configs. For a site with scheduler = 'slurm', also compare every "
+        "job a campaign would submit (worker blocks, LLM server jobs, the driver) with what sinfo "
+        "says of its partition and hand it to `sbatch --test-only`: nothing is submitted. Exits "
+        "1 when a Slurm check fails.",
+    )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.add_argument(
+        "--offline", action="store_true", help="validate only; do not ask Slurm (sinfo, sbatch)"
+    )
     check.set_defaults(handler=cmd_check)
 
     env = commands.add_parser("env", help="show sandbox layers, energy meters and compilers found")
     env.set_defaults(handler=cmd_env)
 
     add_measure_parser(commands)
+    add_render_sbatch_parser(commands)
 
     baseline = commands.add_parser(
         "baseline",
@@ -245,6 +277,11 @@ def configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     configure_logging(verbose=args.verbose)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM)
+    if in_main_thread:
+        # sbatch's pre-walltime warning and scancel arrive as SIGTERM: stop as on Ctrl-C.
+        interrupt_on_sigterm()
     try:
         code: int = args.handler(args)
     except LassiError as error:
@@ -252,10 +289,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            "lassi-hpc: interrupted; finished results are kept, run again to resume",
+            "lassi-hpc: interrupted (Ctrl-C or SIGTERM); finished results are kept, run again "
+            "to resume",
             file=sys.stderr,
         )
         return 130
+    finally:
+        if in_main_thread:  # main() may be called by a program that has its own handler
+            signal.signal(signal.SIGTERM, previous)
     return code
 
 

@@ -26,11 +26,13 @@ from lassi_hpc.config.site import SiteConfig
 from lassi_hpc.errors import ConfigError, LassiError
 from lassi_hpc.flow.baseline import plan_baseline, run_baseline
 from lassi_hpc.flow.campaign_status import STATUS_NAME, StatusFile
-from lassi_hpc.flow.parsl_config import LLM_EXECUTOR, parsl_config
+from lassi_hpc.flow.parsl_config import llm_executor_label, parsl_config
 from lassi_hpc.flow.progress import Progress, how_obtained
 from lassi_hpc.flow.trial_plan import PlannedVariant, plan_variant, skip_reason
 from lassi_hpc.flow.worker_tasks import evaluate_candidate_on_worker
 from lassi_hpc.llm import LLMEndpoint, RunningServer, complete, start_server
+from lassi_hpc.llm.block import block_endpoint
+from lassi_hpc.llm.endpoint import resolve_base_url
 from lassi_hpc.records import (
     BaselineRecord,
     Evaluation,
@@ -74,8 +76,9 @@ def ask_llm(
     parsl_resource_specification: dict[str, Any] | None = None,
 ) -> tuple[LLMResponse, ...]:
     """The LLM executor's task: `complete`, with the keyword through which Parsl's
-    HighThroughputExecutor takes a task's priority (lower runs first)."""
-    return complete(endpoint, request)
+    HighThroughputExecutor takes a task's priority (lower runs first). The base URL of a server
+    started in a Slurm block is known only here, on that block's workers."""
+    return complete(resolve_base_url(endpoint), request)
 
 
 def check_llm_servers(campaign: CampaignConfig, site: SiteConfig) -> dict[str, str]:
@@ -130,8 +133,8 @@ def run_campaign(
         with _llm_servers(roles, site, campaign, run_dir) as endpoints:
             driver = _TrialDriver(endpoints, writer, progress, status, total - len(todo))
             partitions = {variant.variant_task.partition.name for variant, _ in todo}
-            llm_workers = sum(site.llm_servers[name].workers for name in set(roles.values()))
-            with parsl.load(parsl_config(site, run_dir, partitions, llm_workers)):
+            servers = {name: site.llm_servers[name] for name in dict.fromkeys(roles.values())}
+            with parsl.load(parsl_config(site, run_dir, partitions, servers)):
                 records, errors = driver.run(todo)
         progress.message(summarize_trials(records))
         if errors:
@@ -169,22 +172,33 @@ def _plan_trials(
 def _llm_servers(
     roles: dict[str, str], site: SiteConfig, campaign: CampaignConfig, run_dir: Path
 ) -> Iterator[dict[str, LLMEndpoint]]:
-    """Start each server the campaign uses (once, even if it both generates and judges)."""
+    """Start each server the campaign uses (once, even if it both generates and judges), and
+    yield role -> endpoint; each endpoint's name is its server's, whose executor it is sent to.
+
+    A server with a `slurm` table is not started here: its executor's block starts it, and its
+    endpoint takes the base URL from the environment of that block's workers.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        started: dict[str, RunningServer] = {}
+        endpoints: dict[str, LLMEndpoint] = {}
         for name in dict.fromkeys(roles.values()):
+            entry = site.llm_servers[name]
+            if entry.slurm is not None:
+                endpoints[name] = block_endpoint(
+                    name, entry, timeout_s=campaign.llm.timeout_s, retries=campaign.llm.retries
+                )
+                continue
             server: RunningServer = stack.enter_context(
                 start_server(
                     name,
-                    site.llm_servers[name],
+                    entry,
                     run_dir,
                     timeout_s=campaign.llm.timeout_s,
                     retries=campaign.llm.retries,
                 )
             )
-            started[name] = server
-        yield {role: started[name].endpoint for role, name in roles.items()}
+            endpoints[name] = server.endpoint
+        yield {role: endpoints[name] for role, name in roles.items()}
 
 
 class _TrialDriver:
@@ -203,7 +217,7 @@ class _TrialDriver:
         self._writer = writer
         self._progress = progress
         self._status = status
-        self._ask = parsl.python_app(ask_llm, executors=[LLM_EXECUTOR])
+        self._ask: dict[str, Any] = {}
         self._evaluate: dict[str, Any] = {}
         # Each future in flight, with the trials waiting on it and whether it is an LLM request.
         self._pending: dict[concurrent.futures.Future[Any], tuple[list[_Running], bool]] = {}
@@ -255,8 +269,9 @@ class _TrialDriver:
             # served, every summary and plan of every app would go before the first change, and
             # the devices would wait that long for their first candidate (docs/benchmarks.md).
             depth = max(run.replies for run in runs)
-            future = self._ask(
-                self._endpoints[action.role],
+            endpoint = self._endpoints[action.role]
+            future = self._asker(endpoint.name)(
+                endpoint,
                 action.request,
                 parsl_resource_specification={"priority": -depth},
             )
@@ -264,6 +279,11 @@ class _TrialDriver:
             (run,) = runs
             future = self._evaluator(run.spec.partition)(_candidate_task(run, action))
         self._pending[future] = (runs, isinstance(action, AskLLM))
+
+    def _asker(self, server: str) -> Any:
+        if server not in self._ask:
+            self._ask[server] = parsl.python_app(ask_llm, executors=[llm_executor_label(server)])
+        return self._ask[server]
 
     def _evaluator(self, partition: str) -> Any:
         if partition not in self._evaluate:

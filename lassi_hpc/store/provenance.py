@@ -204,7 +204,10 @@ def host_identity() -> dict[str, str | int]:
         # Under Slurm or taskset the process may use fewer CPUs than the node has.
         "cpus_usable": usable,
         "memory_bytes": _memory_bytes(),
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        # The driver sbatch script clears SLURM_* (so that Parsl's blocks are fresh jobs) and
+        # keeps its job id in LASSI_HPC_DRIVER_JOB_ID.
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID")
+        or os.environ.get("LASSI_HPC_DRIVER_JOB_ID", ""),
     }
 
 

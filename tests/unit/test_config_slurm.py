@@ -98,8 +98,12 @@ def test_slurm_mistakes_name_the_key(
 
 
 def test_a_slurm_site_needs_its_slurm_table(tmp_path: Path) -> None:
-    text = SITE.split("[slurm]")[0] + "[toolchains.gcc]" + SITE.split("[toolchains.gcc]")[1]
-    text = text.replace("[llm_servers.big.slurm]\npartition = \"gpu-llm\"\ngpus = 4\n", "")
+    text = (
+        SITE.split("[slurm]", maxsplit=1)[0]
+        + "[toolchains.gcc]"
+        + SITE.split("[toolchains.gcc]")[1]
+    )
+    text = text.replace('[llm_servers.big.slurm]\npartition = "gpu-llm"\ngpus = 4\n', "")
     text = text.replace('toolchain = "nvcc"', 'toolchain = "gcc"')
     with pytest.raises(ConfigError, match=r"slurm.*required when scheduler = 'slurm'"):
         load_site(write(tmp_path, text))

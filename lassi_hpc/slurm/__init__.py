@@ -1,0 +1,1 @@
+"""What only a Slurm site needs: sbatch scripts rendered strictly from templates, site checks."""

@@ -1,0 +1,76 @@
+"""`#SBATCH` lines, built in Python from config values and checked so that sbatch reads them as
+written.
+
+sbatch does not parse #SBATCH lines as shell: a quote, `#`, `$` or space in a value is taken
+literally, cuts the value short or ends the option list, depending on the Slurm version. Such
+values are refused with an error naming the config key instead of being quoted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lassi_hpc.config.site import SlurmJob
+from lassi_hpc.errors import ConfigError
+
+_UNSAFE = re.compile(r"[\s'\"#$`\\]")
+
+SIGNAL_TIME_MAX_S = 65535
+"""The largest lead time Slurm's --signal=...@TIME accepts, in seconds."""
+
+
+def sbatch_option(option: str, value: str, *, file: str, key: str) -> str:
+    """`#SBATCH --option=value`; ConfigError naming `file` and `key` when the value is empty or
+    holds whitespace, a quote, `#`, `$`, a backquote or a backslash."""
+    if not value or _UNSAFE.search(value):
+        raise ConfigError(
+            file,
+            key,
+            f"cannot be written on an #SBATCH line (--{option}): it must be non-empty, without "
+            "whitespace, quotes, '#', '$', backquotes or backslashes",
+            value=value,
+            show_value=True,
+        )
+    return f"#SBATCH --{option}={value}"
+
+
+def job_directives(job: SlurmJob, *, file: str, key: str) -> list[str]:
+    """The #SBATCH lines of a one-node, one-task job `job` found at `key` (e.g. "slurm.driver"):
+    partition, account, qos, constraint (when set), time, cores, memory (when set), GPUs (when
+    asked). Job name, output and scheduler_options are the caller's."""
+
+    def option(name: str, value: str, field: str) -> str:
+        return sbatch_option(name, value, file=file, key=f"{key}.{field}")
+
+    lines = [option("partition", job.partition, "partition")]
+    for name in ("account", "qos", "constraint"):
+        value = getattr(job, name)
+        if value:
+            lines.append(option(name, value, name))
+    lines += [
+        option("time", job.walltime, "walltime"),
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks=1",
+        f"#SBATCH --cpus-per-task={job.cores}",
+    ]
+    if job.memory:
+        lines.append(option("mem", job.memory, "memory"))
+    if job.gpus > 0:
+        gres = f"gpu:{job.gpu_type}:{job.gpus}" if job.gpu_type else f"gpu:{job.gpus}"
+        lines.append(option("gres", gres, "gpu_type"))
+    return lines
+
+
+def scheduler_option_lines(options: tuple[str, ...], *, file: str, key: str) -> list[str]:
+    """The site's extra `#SBATCH ...` lines, verbatim; each must be one line starting with
+    `#SBATCH`, since anything else would end sbatch's reading of the directives."""
+    for index, line in enumerate(options):
+        if not line.startswith("#SBATCH ") or "\n" in line or "\r" in line:
+            raise ConfigError(
+                file,
+                f"{key}[{index}]",
+                "must be one line starting with '#SBATCH ', e.g. '#SBATCH --reservation=gpu-week'",
+                value=line,
+                show_value=True,
+            )
+    return list(options)
