@@ -139,7 +139,8 @@ def _slurm_config(
         # pending and running blocks). Not "htex_auto_scale": its scale-in (Parsl 2026.10) cancels
         # every block that has not connected yet, even when asked to cancel none, so each new
         # block was cancelled within a second and replaced, hundreds of times (seen on the test
-        # Slurm). Blocks are given back when the driver ends, or at their walltime.
+        # Slurm). Blocks are given back when the driver ends, at their walltime, or once their
+        # executor has had no task for max_idletime (never below min_blocks: the LLM block stays).
         strategy="simple",
         max_idletime=IDLE_BLOCK_S,
         strategy_period=0.5,
