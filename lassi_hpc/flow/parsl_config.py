@@ -29,6 +29,7 @@ from lassi_hpc.config.site import LLMServer, Partition, SiteConfig, SlurmSection
 from lassi_hpc.errors import ConfigError
 from lassi_hpc.flow.worker_env import STEP_GPUS_ENV
 from lassi_hpc.llm.block import server_start_script
+from lassi_hpc.slurm.directives import gpu_gres
 
 TASK_RETRIES = 2
 """Times Parsl runs a task again after it raised: a worker lost with its block (scancel, node
@@ -152,7 +153,7 @@ def _partition_executor(
     partition: Partition, slurm: SlurmSection, address: str | None, run_dir: Path
 ) -> Any:
     gpus = partition.gpus_per_node
-    gres = _gres(gpus, partition.gpu_type)
+    gres = gpu_gres(gpus, partition.gpu_type)
     # The step takes the job's GPUs and CPUs explicitly: a step gets neither GRES nor more than
     # one CPU per task by default, and srun no longer inherits --cpus-per-task from the job.
     cpus = partition.cores_per_node or "$SLURM_CPUS_ON_NODE"
@@ -218,7 +219,7 @@ def _llm_block_executor(
             constraint=job.constraint or None,
             nodes_per_block=1,
             cores_per_node=job.cores,
-            gres=_gres(job.gpus, job.gpu_type) or None,
+            gres=gpu_gres(job.gpus, job.gpu_type) or None,
             # Always one block: the server loads once and serves the whole campaign, and a
             # block that ends (cancelled, walltime, the server died) is replaced while requests
             # wait.
@@ -258,12 +259,6 @@ def _step_gpus_prefix(partition: Partition) -> str:
 def _setup_lines(slurm: SlurmSection, own_setup: tuple[str, ...]) -> str:
     """worker_init of a block: PATH as locally, then the site's and the job's setup, verbatim."""
     return "\n".join([worker_init_script(), *slurm.setup, *own_setup])
-
-
-def _gres(gpus: int, gpu_type: str) -> str:
-    if gpus < 1:
-        return ""
-    return f"gpu:{gpu_type}:{gpus}" if gpu_type else f"gpu:{gpus}"
 
 
 def _cores_per_worker(cores_per_node: int, workers_per_node: int) -> float:

@@ -14,7 +14,7 @@ from parsl.providers import SlurmProvider
 
 from lassi_hpc.config.site import SiteConfig
 from lassi_hpc.flow.parsl_config import llm_executor_label, parsl_config
-from lassi_hpc.slurm.directives import job_directives
+from lassi_hpc.slurm.directives import gpu_gres, job_directives
 from lassi_hpc.slurm.site_check import JobRequest
 
 
@@ -55,13 +55,12 @@ def slurm_job_requests(site: SiteConfig) -> list[JobRequest]:
     driver = site.slurm.driver
     if driver is not None:
         lines = job_directives(driver, file=str(site.source), key="slurm.driver")
-        gres = f"gpu:{driver.gpu_type}:{driver.gpus}" if driver.gpu_type else f"gpu:{driver.gpus}"
         requests.append(
             JobRequest(
                 label="driver",
                 partition=driver.partition,
                 walltime=driver.walltime,
-                gres=gres if driver.gpus else "",
+                gres=gpu_gres(driver.gpus, driver.gpu_type),
                 sbatch_lines=tuple(lines),
             )
         )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import os
 import re
 import shlex
@@ -35,7 +34,7 @@ from lassi_hpc.llm.embedded import EMBEDDED_MODEL_ALIAS, embedded_command, embed
 from lassi_hpc.llm.embedded import HEALTH_PATH as EMBEDDED_HEALTH_PATH
 from lassi_hpc.llm.endpoint import LLMEndpoint
 from lassi_hpc.llm.errors import LLMServerError
-from lassi_hpc.llm.process import free_port, log_tail
+from lassi_hpc.llm.process import answers_health, free_port, log_tail
 from lassi_hpc.llm.vllm import HEALTH_PATH as VLLM_HEALTH_PATH
 from lassi_hpc.llm.vllm import vllm_command
 
@@ -267,20 +266,9 @@ def _is_running(pid: int) -> bool:
 
 def _answers(url: str) -> bool:
     parts = urllib.parse.urlsplit(url)
-    connection_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    return answers_health(
+        parts.hostname or "", parts.port, parts.path or "/", https=parts.scheme == "https"
     )
-    connection = connection_class(parts.hostname or "", parts.port, timeout=2.0)
-    try:
-        connection.request("GET", parts.path or "/")
-        response = connection.getresponse()
-        response.read()
-        # 401/403: up, and wanting the API key that the workers send.
-        return response.status in (200, 401, 403)
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        connection.close()
 
 
 if __name__ == "__main__":

@@ -190,7 +190,7 @@ def _wait_healthy(
         returncode = process.poll()
         if returncode is not None:
             raise _ExitedEarlyError(returncode)
-        if _is_ready(connect_host(host), port, health_path):
+        if answers_health(connect_host(host), port, health_path):
             return
         if time.monotonic() > deadline_s:
             raise LLMServerError(
@@ -201,13 +201,15 @@ def _wait_healthy(
         time.sleep(_POLL_S)
 
 
-def _is_ready(host: str, port: int, path: str) -> bool:
-    connection = http.client.HTTPConnection(host, port, timeout=2.0)
+def answers_health(host: str, port: int | None, path: str, *, https: bool = False) -> bool:
+    """Whether GET {http|https}://host:port{path} answers 200, 401 or 403 within 2 s."""
+    connection_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    connection = connection_class(host, port, timeout=2.0)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
         response.read()
-        # 401/403: up, and wanting the API key that the model lookup after this sends.
+        # 401/403: up, and wanting the API key that the requests after this one send.
         return response.status in (200, 401, 403)
     except (OSError, http.client.HTTPException):
         return False

@@ -34,6 +34,14 @@ def sbatch_option(option: str, value: str, *, file: str, key: str) -> str:
     return f"#SBATCH --{option}={value}"
 
 
+def gpu_gres(gpus: int, gpu_type: str) -> str:
+    """The GRES request for `gpus` GPUs of one node: gpu:<type>:<n>, or gpu:<n> for any type;
+    "" for none."""
+    if gpus < 1:
+        return ""
+    return f"gpu:{gpu_type}:{gpus}" if gpu_type else f"gpu:{gpus}"
+
+
 def job_directives(job: SlurmJob, *, file: str, key: str) -> list[str]:
     """The #SBATCH lines of a one-node, one-task job `job` found at `key` (e.g. "slurm.driver"):
     partition, account, qos, constraint (when set), time, cores, memory (when set), GPUs (when
@@ -56,8 +64,7 @@ def job_directives(job: SlurmJob, *, file: str, key: str) -> list[str]:
     if job.memory:
         lines.append(option("mem", job.memory, "memory"))
     if job.gpus > 0:
-        gres = f"gpu:{job.gpu_type}:{job.gpus}" if job.gpu_type else f"gpu:{job.gpus}"
-        lines.append(option("gres", gres, "gpu_type"))
+        lines.append(option("gres", gpu_gres(job.gpus, job.gpu_type), "gpu_type"))
     return lines
 
 
