@@ -22,7 +22,7 @@ from lassi_hpc.cli_measure import add_measure_parser
 from lassi_hpc.cli_sbatch import add_render_sbatch_parser
 from lassi_hpc.cli_signals import interrupt_on_sigterm
 from lassi_hpc.cli_types import k_list, non_negative_float, positive_int
-from lassi_hpc.config.campaign import load_campaign
+from lassi_hpc.config.campaign import CampaignConfig, load_campaign
 from lassi_hpc.config.site import SiteConfig, load_site
 from lassi_hpc.config.validate import read_toml
 from lassi_hpc.errors import ConfigError, LassiError
@@ -56,15 +56,42 @@ def _check_slurm_site(site: SiteConfig) -> int:
     return sum(not result.ok for result in results)
 
 
+def _check_shared_paths(sites: list[SiteConfig], campaigns: list[CampaignConfig]) -> None:
+    """Print whether the paths that a Slurm site's nodes share look shared (warnings only)."""
+    from lassi_hpc.flow.run_dirs import parsl_run_dir
+    from lassi_hpc.slurm.shared_fs import check_shared_paths
+
+    for site in sites:
+        paths: list[tuple[str, Path]] = []
+        if site.slurm is not None and site.slurm.shared_dir:
+            paths.append(("[slurm] shared_dir", Path(site.slurm.shared_dir)))
+        for campaign in campaigns:
+            name = campaign.name
+            paths.append(
+                (f"{name}: Parsl run directory", parsl_run_dir(site, campaign.results_file))
+            )
+            paths.append((f"{name}: results directory", campaign.results_file.parent))
+            paths.append((f"{name}: app sources", campaign.suite_path))
+        if paths:
+            print(f"{site.source}: paths its compute nodes share")
+        for check in check_shared_paths(paths):
+            print(f"  {check.line()}")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
+    slurm_sites: list[SiteConfig] = []
+    campaigns: list[CampaignConfig] = []
     for path in args.files:
         kind = config_kind(path)
         if kind == "campaign":
             campaign = load_campaign(path)
+            campaigns.append(campaign)
             detail = f"{len(campaign.apps)} apps, results in {campaign.results_file}"
         elif kind == "site":
             site = load_site(path)
+            if site.scheduler == "slurm":
+                slurm_sites.append(site)
             missing = [
                 f"{name} needs {tc.compiler!r}"
                 for name, tc in site.toolchains.items()
@@ -81,6 +108,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             manifest = load_manifest(path.parent if path.name == MANIFEST_NAME else path)
             detail = f"variants {', '.join(v for v, _ in manifest.variants)}"
         print(f"{path}: valid {kind} config ({detail})")
+    _check_shared_paths(slurm_sites, campaigns)
     return 1 if failed else 0
 
 

@@ -35,6 +35,13 @@ def walltime_s(value: str) -> int:
     return ((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
+def absolute_or_empty(value: str) -> str | None:
+    """Paths that every node must resolve alike: relative ones depend on where a job starts."""
+    if value and not Path(value).is_absolute():
+        return "must be an absolute path (every node resolves it alike), or empty"
+    return None
+
+
 @dataclass(frozen=True)
 class SiteSection:
     name: str = checked(check=non_empty)
@@ -146,6 +153,10 @@ class SlurmSection:
     # is finished and cancels its blocks.
     driver_signal_s: int = checked(300, check=positive)
     cmd_timeout_s: int = checked(60, check=positive)  # sbatch / squeue / scancel calls
+    # A directory every node mounts at the same path (a parallel or network filesystem). Parsl's
+    # run directory (block scripts, worker and LLM server logs) goes to
+    # <shared_dir>/<campaign>/parsl; "" = next to the results file, which then must be shared.
+    shared_dir: str = checked("", check=absolute_or_empty)
 
 
 @dataclass(frozen=True)

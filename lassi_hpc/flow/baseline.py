@@ -21,6 +21,7 @@ from lassi_hpc.energy import detect_backend
 from lassi_hpc.errors import AppError, ConfigError, LassiError
 from lassi_hpc.flow.parsl_config import parsl_config
 from lassi_hpc.flow.progress import Progress, how_obtained
+from lassi_hpc.flow.run_dirs import parsl_run_dir
 from lassi_hpc.flow.worker_tasks import profile_baseline_on_worker
 from lassi_hpc.records import BaselineRecord, DeviceIdentity, StageStatus
 from lassi_hpc.stages.baseline import BaselineTask
@@ -155,7 +156,9 @@ def run_baseline(
             f"-> {results_file}"
         )
         if todo:
-            records, errors = _execute(todo, site, results_file.parent / "parsl", writer, progress)
+            records, errors = _execute(
+                todo, site, parsl_run_dir(site, results_file), writer, progress
+            )
             progress.message(summarize(records))
             if errors:
                 raise BaselineIncompleteError(

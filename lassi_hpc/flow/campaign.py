@@ -28,6 +28,7 @@ from lassi_hpc.flow.baseline import plan_baseline, run_baseline
 from lassi_hpc.flow.campaign_status import STATUS_NAME, StatusFile
 from lassi_hpc.flow.parsl_config import llm_executor_label, parsl_config
 from lassi_hpc.flow.progress import Progress, how_obtained
+from lassi_hpc.flow.run_dirs import parsl_run_dir
 from lassi_hpc.flow.trial_plan import PlannedVariant, plan_variant, skip_reason
 from lassi_hpc.flow.worker_tasks import evaluate_candidate_on_worker
 from lassi_hpc.llm import LLMEndpoint, RunningServer, complete, start_server
@@ -129,7 +130,7 @@ def run_campaign(
             status.update(phase="finished", trials_total=total, trials_done=total)
             return results_file
         status.update(phase="trials", trials_total=total, trials_done=total - len(todo))
-        run_dir = results_file.parent / "parsl"
+        run_dir = parsl_run_dir(site, results_file)
         with _llm_servers(roles, site, campaign, run_dir) as endpoints:
             driver = _TrialDriver(endpoints, writer, progress, status, total - len(todo))
             partitions = {variant.variant_task.partition.name for variant, _ in todo}

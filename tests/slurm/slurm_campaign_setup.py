@@ -115,6 +115,7 @@ scratch_dir = "scratch"
 [slurm]
 # The jobs run on this machine: the test's interpreter and the FAKE vllm come first on PATH.
 setup = ["export PATH={fake_bin}:{Path(sys.executable).parent}:{path}"]
+shared_dir = "{root / "shared"}"
 
 [slurm.driver]
 partition = "debug"

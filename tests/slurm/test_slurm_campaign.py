@@ -55,6 +55,14 @@ def test_campaign_submitted_with_sbatch_runs_each_task_on_its_partition_and_gpu(
     log = "\n".join(p.read_text() for p in setup.results.parent.glob("slurm-driver-*.log"))
     assert state == "COMPLETED", f"driver job {job} ended {state}:\n{log[-4000:]}"
 
+    # Parsl's run directory (block scripts, worker logs) went to the site's shared_dir.
+    run_dir = tmp_path / "shared" / "slurmtest" / "parsl"
+    assert list(run_dir.glob("*/submit_scripts/parsl.a100.block-*")), (
+        f"no block script in {run_dir}"
+    )
+    assert list(run_dir.rglob("worker_*.log")), f"no worker logs under {run_dir}"
+    assert not (setup.results.parent / "parsl").exists()
+
     outcomes = stored_outcomes(setup)
     assert sorted(outcomes) == [(app, i) for app in sorted(setup.apps) for i in (0, 1)]
     assert all(o is TrialOutcome.ACCEPTED for o in outcomes.values()), outcomes

@@ -85,6 +85,7 @@ def test_slurm_site_loads_with_its_jobs(tmp_path: Path) -> None:
         (('scheduler = "slurm"', 'scheduler = "pbs"'), ["site.scheduler", "local, slurm"]),
         (('partition = "gpu-llm"\n', ""), ["llm_servers.big.slurm.partition", "required"]),
         (('[slurm.driver]\npartition = "cpu"', '[slurm.driver]\npartiton = "cpu"'), ["partition"]),
+        (("[slurm]\n", '[slurm]\nshared_dir = "work/lassi"\n'), ["slurm.shared_dir", "absolute"]),
     ],
 )
 def test_slurm_mistakes_name_the_key(
