@@ -19,6 +19,7 @@ from pathlib import Path
 from lassi_hpc import __version__
 from lassi_hpc.apps.load import MANIFEST_NAME, load_manifest
 from lassi_hpc.cli_measure import add_measure_parser
+from lassi_hpc.cli_roofline import add_roofline_parser
 from lassi_hpc.cli_sbatch import add_render_sbatch_parser
 from lassi_hpc.cli_signals import interrupt_on_sigterm
 from lassi_hpc.cli_types import k_list, non_negative_float, positive_int
@@ -274,6 +275,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_measure_parser(commands)
     add_render_sbatch_parser(commands)
+    add_roofline_parser(commands)
 
     baseline = commands.add_parser(
         "baseline",

@@ -426,3 +426,6 @@ class TrialRecord:
     rescore: EnergyMeasurement | None = None
     started_at_s: float = 0.0
     ended_at_s: float = 0.0
+    # Text facts about how the trial was run, as (key, value) pairs: the roofline guidance
+    # ("roofline_guidance" on/off, "roofline_label", "roofline_label_source", "roofline_kernel").
+    extra: tuple[tuple[str, str], ...] = ()

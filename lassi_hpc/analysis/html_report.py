@@ -14,6 +14,7 @@ from lassi_hpc.analysis.html_provenance import provenance_section
 from lassi_hpc.analysis.html_tables import app_table, headline_table
 from lassi_hpc.analysis.model import Report
 from lassi_hpc.analysis.plots_canvas import ESTIMATE_WARNING, RenderedFigure
+from lassi_hpc.roofline.report_section import roofline_section_beside
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -78,6 +79,7 @@ def render_html(report: Report, figures: Sequence[RenderedFigure]) -> str:
         app_table(report),
         "</section>",
         _figures(figures),
+        roofline_section_beside(report.results_path),
         method_section(report),
         provenance_section(report.provenance),
         "</body></html>",

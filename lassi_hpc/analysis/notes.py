@@ -43,6 +43,12 @@ def report_notes(
             f"{within} passing trials saved energy within the baseline's run-to-run noise "
             f"(at most {options.noise_sds:g} × its CV) and count as 0 (option --noise-sds)."
         )
+    weak = [f"{row.app}/{row.variant} ({row.weak_check})" for row in baselines if row.weak_check]
+    if weak:
+        notes.append(
+            f"{len(weak)} app variants have a weak correctness check, so a passing candidate is "
+            f"less certain to be correct: {_listed(weak)}."
+        )
     noisy = [f"{row.app}/{row.variant}" for row in baselines if "cv>5%" in row.flags]
     if noisy:
         notes.append(

@@ -1,17 +1,27 @@
 """Describe an app of a HeCBench checkout (`src/<app>-<variant>/`) as an AppManifest.
 
 HeCBench is the user's own checkout; nothing of it is copied into this repository. An app variant
-there is a directory with a Makefile whose `run` target runs `./main <args>`. The full adapter (the
-per-app oracle table, held-out arguments, site toolchains) builds on this.
+there is a directory with a Makefile whose `run` target runs `./main <args>`. `load_hecbench_app`
+combines such a directory with the app's row of the oracle table (apps/hecbench_table.py); site
+toolchains build it with make variables on the command line (docs/hecbench.md).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from lassi_hpc.apps.hecbench_table import (
+    HECBENCH_APPS,
+    VERIFICATION_NAME_PATTERNS,
+    HecbenchAppFacts,
+    generic_oracle,
+    oracle_for,
+)
 from lassi_hpc.apps.manifest import (
     AppInput,
     AppManifest,
@@ -51,6 +61,69 @@ def make_run_args(makefile: Path) -> tuple[str, ...]:
         elif in_run and line.strip() and not line.startswith("\t"):
             break
     raise AppError(f"{makefile}: no `run` target that runs ./$(program) or ./main")
+
+
+def load_hecbench_app(
+    suite_root: Path,
+    app: str,
+    variants: Sequence[str],
+    args: Sequence[str] | None = None,
+    heldout_args: Sequence[Sequence[str]] | None = None,
+    table: Mapping[str, HecbenchAppFacts] = HECBENCH_APPS,
+) -> AppManifest:
+    """`src/<app>-<variant>` of the checkout at `suite_root`, judged as the oracle table says.
+
+    `args` and `heldout_args` (a campaign's per-app overrides) replace the table's; None keeps
+    them. An app not in `table` loads with the Makefile's `run` arguments and a generic oracle
+    (comparison only) whose `weak_check` says so. Editable files are the code files minus
+    Makefiles and verification code (the table's files and names like reference*/verify*/check*).
+    """
+    facts = table.get(app)
+    oracle = oracle_for(facts) if facts is not None else generic_oracle(app)
+    if args is None and facts is not None:
+        args = facts.args
+    if heldout_args is None:
+        heldout_args = facts.heldout_args if facts is not None else ()
+    verification = facts.verification_files if facts is not None else ()
+    manifest = describe_hecbench_app(
+        suite_root,
+        app,
+        variants,
+        args=args,
+        heldout_args=heldout_args,
+        oracle=oracle,
+        run_timeout_s=facts.run_timeout_s if facts is not None else 600.0,
+    )
+    specs = []
+    for name, spec in manifest.variants:
+        chosen = editable_files(spec.sources, verification)
+        if not chosen:
+            raise AppError(
+                f"{app}-{name}: no editable code file left once Makefiles and verification code "
+                f"({', '.join(verification + VERIFICATION_NAME_PATTERNS)}) are excluded"
+            )
+        specs.append((name, replace(spec, editable=chosen)))
+    return replace(manifest, variants=tuple(specs))
+
+
+def is_verification_file(name: str, verification_files: Sequence[str] = ()) -> bool:
+    """True for files that hold the app's check: named in the table or like reference*/verify*."""
+    base = Path(name).name.lower()
+    if name in verification_files or Path(name).name in verification_files:
+        return True
+    return any(fnmatch.fnmatch(base, pattern) for pattern in VERIFICATION_NAME_PATTERNS)
+
+
+def editable_files(
+    sources: Sequence[str], verification_files: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The code files an LLM may change: never a Makefile, never verification code."""
+    return tuple(
+        name
+        for name in _code_files(sources)
+        if not Path(name).name.startswith("Makefile")
+        and not is_verification_file(name, verification_files)
+    )
 
 
 def describe_hecbench_app(

@@ -10,10 +10,12 @@ from lassi_hpc.apps.manifest import (
     AppInput,
     AppManifest,
     BuildSpec,
+    MpiSpec,
     OracleSpec,
     RunSpec,
     VariantSpec,
 )
+from lassi_hpc.apps.mpi_launch import launcher_problem
 from lassi_hpc.config.validate import build, checked, non_empty, read_toml
 from lassi_hpc.errors import AppError, ConfigError
 
@@ -60,6 +62,8 @@ def load_manifest(app_dir: Path) -> AppManifest:
         raise ConfigError(file, "oracle.output_files", "required when compare is 'files' or 'both'")
     for name, variant in parsed.variants.items():
         _check_variant(app_dir, file, name, variant)
+    if parsed.run.mpi is not None:
+        _check_mpi(file, parsed.run.mpi)
     inputs = [AppInput("default", parsed.inputs["default"].args)]
     inputs += [
         AppInput(name, entry.args, entry.hidden)
@@ -96,6 +100,24 @@ def _check_regex(file: str, key: str, pattern: str) -> None:
         re.compile(pattern)
     except re.error as error:
         raise ConfigError(file, key, f"not a valid regular expression: {error}") from None
+
+
+def _check_mpi(file: str, mpi: MpiSpec) -> None:
+    if mpi.ranks < 1:
+        raise ConfigError(file, "run.mpi.ranks", "must be >= 1", value=mpi.ranks, show_value=True)
+    if not 1 <= mpi.nodes <= mpi.ranks:
+        raise ConfigError(
+            file,
+            "run.mpi.nodes",
+            f"must be between 1 and ranks ({mpi.ranks})",
+            value=mpi.nodes,
+            show_value=True,
+        )
+    problem = launcher_problem(mpi.launcher)
+    if problem is not None:
+        raise ConfigError(
+            file, "run.mpi.launcher", problem, value=list(mpi.launcher), show_value=True
+        )
 
 
 def _check_variant(app_dir: Path, file: str, name: str, variant: VariantSpec) -> None:

@@ -45,6 +45,9 @@ class OracleSpec:
     # (file name, "float32" | "float64"): output files that are raw little-endian arrays, compared
     # element by element with the tolerance instead of byte for byte. Names must be in output_files.
     binary_dtypes: tuple[tuple[str, str], ...] = ()
+    # Why this oracle is weaker than it looks ("" = not known to be weak), e.g. a verdict that only
+    # tests convergence or an app that prints no verdict. Shown in reports; judges nothing itself.
+    weak_check: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,25 @@ class BuildSpec:
 
 
 @dataclass(frozen=True)
+class MpiSpec:
+    """An app that runs under MPI: `<launcher> <rank and node flags> ./<binary> <args>`.
+
+    `launcher` is the launch program and its fixed options; its program name says how the counts
+    are passed (lassi_hpc.apps.mpi_launch): mpiexec / mpirun `-n R` (and `-ppn` for several
+    nodes), srun `--ntasks=R --nodes=N`. A site partition may name another launcher.
+    """
+
+    ranks: int
+    nodes: int = 1
+    launcher: tuple[str, ...] = ("mpiexec",)
+
+
+@dataclass(frozen=True)
 class RunSpec:
-    """The binary is run as `./<binary> <args>`; MPI launch arrives with the miniApps issue."""
+    """The binary is run as `./<binary> <args>`, or under an MPI launcher when `mpi` is set."""
 
     timeout_s: float = 120.0
+    mpi: MpiSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from lassi_hpc.config.validate import build, checked, non_empty, non_negative, positive, read_toml
-from lassi_hpc.errors import ConfigError
+from lassi_hpc.errors import ConfigError, nearest
 
 Suite = Literal["examples", "hecbench"]
 StrategyName = Literal["vanilla", "lassi-ee"]
@@ -37,6 +37,10 @@ class AppEntry:
     # The site partition that builds and measures this app; "" = the first one whose toolchain
     # builds the variant's language.
     partition: str = ""
+    # suite = "hecbench" only: the app's arguments and held-out argument sets, replacing those of
+    # lassi_hpc's HeCBench table (absent = the table's; docs/hecbench.md).
+    args: tuple[str, ...] | None = None
+    heldout_args: tuple[tuple[str, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,15 @@ class RefineSection:
 
 
 @dataclass(frozen=True)
+class RooflineSection:
+    """Roofline guidance of lassi-ee plans (docs/campaign.md, "Roofline guidance")."""
+
+    guidance: bool = False  # steer the plan prompt by the app's main-kernel class
+    # App name -> labels file written by `lassi-hpc roofline label`, relative to the campaign file.
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CampaignFile:
     """The TOML file's shape, exactly."""
 
@@ -93,6 +106,7 @@ class CampaignFile:
     measure: MeasureSection = field(default_factory=MeasureSection)
     llm: LLMSection = field(default_factory=LLMSection)
     refine: RefineSection = field(default_factory=RefineSection)
+    roofline: RooflineSection = field(default_factory=RooflineSection)
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,10 @@ class CampaignConfig:
     source: Path
     text: str  # the file as written, for provenance
     app_partitions: dict[str, str] = field(default_factory=dict)  # app -> site partition
+    app_args: dict[str, tuple[str, ...]] = field(default_factory=dict)  # hecbench: app -> args
+    app_heldout_args: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    roofline_guidance: bool = False
+    roofline_label_files: dict[str, Path] = field(default_factory=dict)  # app -> labels file
 
     @property
     def results_file(self) -> Path:
@@ -136,6 +154,8 @@ def load_campaign(path: Path) -> CampaignConfig:
     if section.suite == "hecbench" and not section.suite_path:
         raise ConfigError(file, "campaign.suite_path", "required when suite = 'hecbench'")
     suite_path = base / section.suite_path if section.suite_path else bundled_examples_dir()
+    _check_hecbench_fields(file, section.suite, suite_path, parsed.apps)
+    label_files = _roofline_label_files(file, base, parsed.roofline, names)
     return CampaignConfig(
         name=section.name,
         description=section.description,
@@ -151,4 +171,58 @@ def load_campaign(path: Path) -> CampaignConfig:
         source=path.resolve(),
         text=path.read_text(encoding="utf-8"),
         app_partitions={e.name: e.partition for e in parsed.apps if e.partition},
+        app_args={e.name: e.args for e in parsed.apps if e.args is not None},
+        app_heldout_args={
+            e.name: e.heldout_args for e in parsed.apps if e.heldout_args is not None
+        },
+        roofline_guidance=parsed.roofline.guidance,
+        roofline_label_files=label_files,
     )
+
+
+def _roofline_label_files(
+    file: str, base: Path, roofline: RooflineSection, apps: list[str]
+) -> dict[str, Path]:
+    """App -> resolved labels file; each app must be the campaign's and each file must exist."""
+    if roofline.guidance and not roofline.labels:
+        raise ConfigError(
+            file,
+            "roofline.labels",
+            'guidance = true needs labels files (app = "file from `lassi-hpc roofline label`")',
+        )
+    resolved: dict[str, Path] = {}
+    for app, name in roofline.labels.items():
+        key = f"roofline.labels.{app}"
+        if app not in apps:
+            hint = nearest(app, apps)
+            raise ConfigError(
+                file,
+                key,
+                "is not an app of this campaign" + (f" (did you mean {hint!r}?)" if hint else ""),
+                allowed=apps,
+            )
+        labels_path = (base / name).resolve()
+        if not labels_path.is_file():
+            raise ConfigError(file, key, f"labels file {labels_path} does not exist")
+        resolved[app] = labels_path
+    return resolved
+
+
+def _check_hecbench_fields(
+    file: str, suite: Suite, suite_path: Path, apps: tuple[AppEntry, ...]
+) -> None:
+    if suite == "hecbench" and not (suite_path / "src").is_dir():
+        raise ConfigError(
+            file,
+            "campaign.suite_path",
+            f"{suite_path} is not a HeCBench checkout (it has no src/ directory); set it to the "
+            "root of your clone of https://github.com/zjin-lcf/HeCBench",
+        )
+    if suite == "hecbench":
+        return
+    for index, entry in enumerate(apps):
+        for key in ("args", "heldout_args"):
+            if getattr(entry, key) is not None:
+                raise ConfigError(
+                    file, f"apps[{index}].{key}", "allowed only with suite = 'hecbench'"
+                )

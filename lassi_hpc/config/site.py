@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from lassi_hpc.apps.manifest import Language
+from lassi_hpc.apps.mpi_launch import optional_mpi_launcher
 from lassi_hpc.config.validate import build, checked, non_empty, non_negative, positive, read_toml
 from lassi_hpc.errors import ConfigError
 from lassi_hpc.records import SandboxLimits
@@ -73,6 +74,8 @@ class Partition:
     # Compile-only partitions build variants whose binaries cannot run here (no GPU).
     compile_only: bool = False
     run_env: dict[str, str] = field(default_factory=dict)
+    # MPI apps here start under this launcher (e.g. ["srun"]); empty = the app's own launcher.
+    mpi_launcher: tuple[str, ...] = checked((), check=optional_mpi_launcher)
     # ---- scheduler = "slurm" only: how a block of workers is requested (docs/clusters.md) ----
     slurm_partition: str = ""  # the Slurm partition; "" = `name`
     account: str = ""

@@ -9,12 +9,15 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 import parsl
 
+from lassi_hpc.apps.hecbench import load_hecbench_app
 from lassi_hpc.apps.load import find_app
+from lassi_hpc.apps.manifest import AppManifest
 from lassi_hpc.config.campaign import CampaignConfig
 from lassi_hpc.config.site import Partition, SiteConfig
 from lassi_hpc.energy import detect_backend
@@ -26,6 +29,7 @@ from lassi_hpc.flow.worker_tasks import profile_baseline_on_worker
 from lassi_hpc.records import BaselineRecord, DeviceIdentity, StageStatus
 from lassi_hpc.stages.baseline import BaselineTask
 from lassi_hpc.store import ResultsWriter, collect_provenance
+from lassi_hpc.store.tables import WEAK_CHECK_EXTRA_KEY
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,9 @@ def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTa
     Everything that can be checked before work starts is checked here, so that a typo fails in
     seconds rather than after the first app's measurement.
     """
-    if campaign.suite != "examples":
-        raise AppError(f"suite {campaign.suite!r} is not supported by this version")
     tasks = []
     for app_name, variants in campaign.apps:
-        manifest = find_app(campaign.suite_path, app_name)
+        manifest = _load_app(campaign, app_name, variants)
         for variant_name in variants:
             language = manifest.variant(variant_name).language
             partition = _partition(campaign, site, app_name, language)
@@ -71,6 +73,26 @@ def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTa
                 )
             )
     return tasks
+
+
+def _load_app(campaign: CampaignConfig, app_name: str, variants: Sequence[str]) -> AppManifest:
+    if campaign.suite == "hecbench":
+        return load_hecbench_app(
+            campaign.suite_path,
+            app_name,
+            variants,
+            args=campaign.app_args.get(app_name),
+            heldout_args=campaign.app_heldout_args.get(app_name),
+        )
+    return find_app(campaign.suite_path, app_name)
+
+
+def with_weak_check(record: BaselineRecord, manifest: AppManifest) -> BaselineRecord:
+    """`record` with the oracle's weak-check reason among its extras, for reports to show."""
+    reason = manifest.oracle.weak_check
+    if not reason:
+        return record
+    return replace(record, extra=(*record.extra, (WEAK_CHECK_EXTRA_KEY, reason)))
 
 
 def _partition(
@@ -195,6 +217,7 @@ def _execute(
                 errors.append(f"{name}: {type(error).__name__}: {error}")
                 progress.advance(f"{name}: harness error: {error}")
                 continue
+            record = with_weak_check(record, task.manifest)
             writer.write_baseline(record)
             records.append(record)
             progress.advance(describe(record))

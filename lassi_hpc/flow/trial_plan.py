@@ -15,6 +15,8 @@ from lassi_hpc.records import BaselineRecord, SourceFile, StageStatus, Strategy
 from lassi_hpc.stages.baseline import BaselineTask
 from lassi_hpc.stages.build import build_command
 from lassi_hpc.stages.refine import TrialSpec, measured_version
+from lassi_hpc.stages.roofline_guidance import app_roofline_label
+from lassi_hpc.stages.run import shown_run_command
 
 # Headers shown to the LLM as read-only context (declarations the editable code must keep).
 _HEADER_SUFFIXES = (".h", ".hpp", ".cuh", ".hh")
@@ -98,11 +100,14 @@ def plan_variant(
         language=manifest.variant(task.variant).language,
         device=device_description(baseline),
         compiler_command=shlex.join(build_command(manifest, task.toolchain)),
-        run_command=shlex.join((f"./{manifest.build.binary}", *default.args)),
+        run_command=shown_run_command(
+            manifest.build.binary, manifest, default, task.partition.mpi_launcher
+        ),
         original=original,
         fixed_context=header_sources(task),
     )
     baseline_figures: MeasuredVersion = measured_version(baseline.measurement)
+    roofline = app_roofline_label(manifest.name, campaign.roofline_label_files)
     specs = tuple(
         TrialSpec(
             app=manifest.name,
@@ -116,6 +121,8 @@ def plan_variant(
             device_specs=device_specs(baseline),
             llm=campaign.llm,
             refine=campaign.refine,
+            roofline=roofline,
+            roofline_guidance=campaign.roofline_guidance,
         )
         for strategy in campaign.strategies
         for trial in range(campaign.trials)

@@ -43,6 +43,16 @@ _FENCE_LANGUAGES = {
     ".py": "python",
 }
 _CPP_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++", ".h", ".hh", ".hpp", ".hxx", ".hip", ".inl")
+# Roofline guidance: the template of optimisations matching each class (docs/prompts.md).
+ROOFLINE_GUIDANCE_TEMPLATES = {
+    "bandwidth-bound": "roofline_bandwidth_bound",
+    "compute-bound": "roofline_compute_bound",
+}
+ROOFLINE_LABEL_SOURCES = {
+    "measured": "measured by profiling it on the GPU",
+    "predicted": "predicted by an LLM from its source code alone, so it may be wrong",
+    "": "given without its source",
+}
 # `$` followed by what could be a placeholder name: left in a rendered template it is a mistake.
 _LEFTOVER_RE = re.compile(r"\$\{?[A-Za-z_]")
 
@@ -59,7 +69,9 @@ class PromptContext:
     or "host CPU (OpenMP)"); `compiler_command` is the exact build command; `run_command` runs the
     default input only (held-out inputs never reach a prompt). `original` are the editable files as
     they were, `fixed_context` read-only files worth showing (e.g. kernels.h). `roofline_label` is
-    "compute-bound", "bandwidth-bound" or "" when unknown.
+    "compute-bound", "bandwidth-bound" or "" when unknown (or guidance is off); when set, the plan
+    prompt steers toward the matching optimisations. `roofline_label_source` says where it came
+    from ("measured" or "predicted"; "" unknown) and `roofline_kernel` names the kernel it is of.
     """
 
     app: str
@@ -71,6 +83,8 @@ class PromptContext:
     original: tuple[SourceFile, ...]
     fixed_context: tuple[SourceFile, ...] = ()
     roofline_label: str = ""
+    roofline_label_source: str = ""
+    roofline_kernel: str = ""
 
 
 @dataclass(frozen=True)
@@ -389,17 +403,43 @@ def device_summary(ctx: PromptContext, baseline: MeasuredVersion, device_specs: 
 def plan_prompt(ctx: PromptContext, code_summary: str, device_text: str) -> tuple[ChatMessage, ...]:
     """LASSI-EE step 2: the inefficiencies and a ranked list of changes, no code."""
     _check_context(ctx)
-    roofline = render("roofline", roofline_label=ctx.roofline_label) if ctx.roofline_label else ""
     user = render(
         "plan",
         language_name=LANGUAGE_NAMES[ctx.language],
         code_summary=code_summary.strip(),
         device_text=device_text.strip(),
-        roofline=roofline,
+        roofline=roofline_guidance(ctx),
         read_only=_read_only(ctx),
         files=_code_files("The code", ctx.original),
     )
     return (_system(ctx), _user(user))
+
+
+def roofline_guidance(ctx: PromptContext) -> str:
+    """The plan prompt's roofline paragraph: the main kernel's class, where it came from, and the
+    optimisations that match it; "" when `ctx.roofline_label` is "" (so the plan prompt is then
+    exactly what it is without guidance). PromptError for an unknown label or source."""
+    if not ctx.roofline_label:
+        return ""
+    template = ROOFLINE_GUIDANCE_TEMPLATES.get(ctx.roofline_label)
+    if template is None:
+        raise PromptError(
+            f"app {ctx.app!r}: roofline label {ctx.roofline_label!r} is not one of: "
+            + ", ".join(ROOFLINE_GUIDANCE_TEMPLATES)
+        )
+    source = ROOFLINE_LABEL_SOURCES.get(ctx.roofline_label_source)
+    if source is None:
+        raise PromptError(
+            f"app {ctx.app!r}: roofline label source {ctx.roofline_label_source!r} is not one "
+            "of: " + ", ".join(s for s in ROOFLINE_LABEL_SOURCES if s)
+        )
+    kernel = f" (kernel {ctx.roofline_kernel})" if ctx.roofline_kernel else ""
+    label_line = render("roofline", roofline_label=ctx.roofline_label).strip()
+    if kernel:
+        label_line = label_line.removesuffix(".") + kernel + "."
+    optimisations = render(template, label_source=source).strip()
+    # Set off by blank lines: between the device text and the plan's instructions.
+    return f"\n{label_line}\n{optimisations}\n"
 
 
 def change_prompt(

@@ -28,6 +28,7 @@ from lassi_hpc.records import (
     Verdict,
 )
 from lassi_hpc.stages.build import build_variant
+from lassi_hpc.stages.mpi_meter import sampler_launcher
 from lassi_hpc.stages.run import run_input
 from lassi_hpc.stages.verify import check_self_consistency, verify_run
 
@@ -103,6 +104,7 @@ def _after_build(task: BaselineTask, build: BuildResult, scratch_root: Path) -> 
             limits,
             env=task.partition.run_env,
             keep_scratch=task.keep_scratch,
+            mpi_launcher=task.partition.mpi_launcher,
         )
 
     runs = [run(index) for index in range(len(manifest.inputs))]
@@ -154,7 +156,11 @@ def measure_command(
     `seed` draws the random start delays, so that repeated measurements are independent.
     """
     settings = task.measure
-    request = MeterRequest(backend=task.partition.energy_backend, period_s=settings.sample_period_s)
+    request = MeterRequest(
+        backend=task.partition.energy_backend,
+        period_s=settings.sample_period_s,
+        launcher=sampler_launcher(task.manifest.run.mpi, task.partition.mpi_launcher),
+    )
     try:
         with open_meter(request) as opened:
             return measure_workload(

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lassi_hpc.apps.manifest import AppManifest
+from lassi_hpc.apps.mpi_install import mpi_bin_dir, mpi_read_only_paths
 from lassi_hpc.config.site import Toolchain
 from lassi_hpc.errors import ToolchainError
 from lassi_hpc.records import BuildResult, SandboxLimits
@@ -60,8 +61,17 @@ def build_variant(
             raise ValueError(f"{name!r} is not an editable file of {manifest.name}/{variant_name}")
         (build_dir / name).write_text(text, encoding="utf-8")
     contents = {name: (build_dir / name).read_bytes() for name in variant.sources}
+    env = toolchain_env(toolchain)
+    read_only: tuple[Path, ...] = ()
+    if manifest.run.mpi is not None:
+        # mpicxx from the MPI installation beside this Python, readable in the sandbox: a pyenv
+        # shim that PATH may find first cannot run as the sandbox's uid.
+        bin_dir = mpi_bin_dir("mpicxx")
+        if bin_dir is not None:
+            env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+        read_only = mpi_read_only_paths("mpicxx")
     command = run_sandboxed(
-        build_command(manifest, toolchain), build_dir, limits, env=toolchain_env(toolchain)
+        build_command(manifest, toolchain), build_dir, limits, env=env, read_only_paths=read_only
     )
     binary_ok = (build_dir / manifest.build.binary).is_file()
     ok = command.ok and binary_ok

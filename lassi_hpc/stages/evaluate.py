@@ -26,9 +26,9 @@ from lassi_hpc.records import (
 )
 from lassi_hpc.stages.baseline import BaselineTask, measure_command
 from lassi_hpc.stages.build import build_command, build_variant
-from lassi_hpc.stages.run import run_input
+from lassi_hpc.stages.run import run_input, shown_run_command
 from lassi_hpc.stages.screen import screen_candidate
-from lassi_hpc.stages.verify import check_self_consistency, verify_run
+from lassi_hpc.stages.verify import check_output_variety, check_self_consistency, verify_run
 
 # Enough log for any fix prompt (which trims further); keeps the results file small.
 MAX_LOG_CHARS = 20_000
@@ -72,7 +72,11 @@ def _evaluate(task: CandidateTask) -> Evaluation:
     job = task.variant_task
     manifest = job.manifest
     editable = manifest.variant(job.variant).editable
-    screen = screen_candidate(task.original, task.files, editable)
+    # Only the arguments the LLM has seen: a held-out input's must not shape what is refused.
+    seen_args = [
+        arg for app_input in manifest.inputs if not app_input.hidden for arg in app_input.args
+    ]
+    screen = screen_candidate(task.original, task.files, editable, seen_args)
     if not screen.ok:
         return Evaluation(CandidateStatus.SCREEN_FAILED, screen.reason, screen=screen)
     scratch_root = Path(job.scratch_dir)
@@ -119,6 +123,7 @@ def _run_verify_measure(
             job.sandbox.limits(run_timeout_s(task, index)),
             env=job.partition.run_env,
             keep_scratch=job.keep_scratch,
+            mpi_launcher=job.partition.mpi_launcher,
         )
 
     runs: list[RunResult] = []
@@ -130,11 +135,26 @@ def _run_verify_measure(
                 so_far,
                 status=CandidateStatus.RUN_FAILED,
                 reason=f"input {_shown_name(app_input)}: {result.command.failure_detail}",
-                failed_command=_shown_command(build, app_input),
+                failed_command=_shown_command(job, build, app_input),
                 log=_run_log(result.command, app_input.hidden),
                 runs=tuple(runs),
             )
     so_far = replace(so_far, runs=tuple(runs))
+    variety = check_output_variety(
+        task.reference_runs,
+        runs,
+        manifest.oracle,
+        _input_files(build, manifest.variant(job.variant).sources, manifest.inputs),
+        {app_input.name for app_input in manifest.inputs if app_input.hidden},
+    )
+    if not variety.ok:
+        return replace(
+            so_far,
+            status=CandidateStatus.VERIFY_FAILED,
+            reason=variety.reason,
+            verdicts=(variety,),
+            log=variety.reason,
+        )
     verdicts = [
         verify_run(ref, new, manifest.oracle)
         for ref, new in zip(task.reference_runs, runs, strict=True)
@@ -145,7 +165,7 @@ def _run_verify_measure(
     so_far = replace(so_far, verdicts=tuple(verdicts))
     for verdict, app_input in zip(verdicts, (*manifest.inputs, manifest.inputs[0]), strict=True):
         if not verdict.ok:
-            return _verify_failed(so_far, verdict, app_input, build)
+            return _verify_failed(so_far, verdict, app_input, job, build)
     measurement = measure_command(job, lambda: run(0).command, task.measure_seed)
     if isinstance(measurement, str):
         return replace(
@@ -154,6 +174,20 @@ def _run_verify_measure(
             reason=f"measurement failed: {measurement}",
         )
     return replace(so_far, measurement=measurement)
+
+
+def _input_files(
+    build: BuildResult, sources: tuple[str, ...], inputs: tuple[AppInput, ...]
+) -> dict[str, bytes]:
+    """What a run directory starts with that an output could copy: the sources, and any argument
+    naming a file there."""
+    build_dir = Path(build.build_dir)
+    names = {*sources, *(arg for app_input in inputs for arg in app_input.args)}
+    return {
+        name: (build_dir / name).read_bytes()
+        for name in sorted(names)
+        if "/" not in name and (build_dir / name).is_file()
+    }
 
 
 def run_timeout_s(task: CandidateTask, input_index: int) -> float:
@@ -166,7 +200,11 @@ def run_timeout_s(task: CandidateTask, input_index: int) -> float:
 
 
 def _verify_failed(
-    so_far: Evaluation, verdict: Verdict, app_input: AppInput, build: BuildResult
+    so_far: Evaluation,
+    verdict: Verdict,
+    app_input: AppInput,
+    job: BaselineTask,
+    build: BuildResult,
 ) -> Evaluation:
     if app_input.hidden:
         reason = "output differs from the original's on a held-out input"
@@ -183,7 +221,7 @@ def _verify_failed(
         so_far,
         status=CandidateStatus.VERIFY_FAILED,
         reason=reason,
-        failed_command=_shown_command(build, app_input),
+        failed_command=_shown_command(job, build, app_input),
         log=_trim(log),
     )
 
@@ -192,10 +230,8 @@ def _shown_name(app_input: AppInput) -> str:
     return "(held-out)" if app_input.hidden else repr(app_input.name)
 
 
-def _shown_command(build: BuildResult, app_input: AppInput) -> str:
-    if app_input.hidden:
-        return f"./{build.binary} <held-out arguments>"
-    return shlex.join((f"./{build.binary}", *app_input.args))
+def _shown_command(job: BaselineTask, build: BuildResult, app_input: AppInput) -> str:
+    return shown_run_command(build.binary, job.manifest, app_input, job.partition.mpi_launcher)
 
 
 def _run_log(command: CommandResult, hidden: bool) -> str:

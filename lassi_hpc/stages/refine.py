@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from lassi_hpc.config.campaign import LLMSection, RefineSection
@@ -50,6 +50,7 @@ from lassi_hpc.records import (
 )
 from lassi_hpc.stages.extract import extract_files
 from lassi_hpc.stages.judge import judge_problem, parse_judge_answer
+from lassi_hpc.stages.roofline_guidance import AppRooflineLabel
 
 Role = Literal["generator", "judge"]
 
@@ -101,6 +102,10 @@ class TrialSpec:
     # The served model names; the driver fills them in once the servers answer.
     generator_model: str = ""
     judge_model: str = ""
+    # The app's main-kernel roofline class, stored with the trial whether or not it guides the
+    # plan; `roofline_guidance` puts it into the lassi-ee plan prompt (docs/campaign.md).
+    roofline: AppRooflineLabel = field(default_factory=AppRooflineLabel)
+    roofline_guidance: bool = False
 
 
 def request_seed(spec: TrialSpec, step: int) -> int:
@@ -191,7 +196,8 @@ def _lassi_ee(state: _Trial) -> Generator[Action, Reply, None]:
     if summary is None:
         return
     device_text = device_summary(context, spec.baseline, spec.device_specs)
-    plan = yield from _text_step(state, "plan", plan_prompt(context, summary, device_text))
+    plan_messages = plan_prompt(plan_context(spec), summary, device_text)
+    plan = yield from _text_step(state, "plan", plan_messages)
     if plan is None:
         return
     current, current_m = context.original, spec.baseline
@@ -214,6 +220,20 @@ def _lassi_ee(state: _Trial) -> Generator[Action, Reply, None]:
             history.append(f"iteration {iteration}: {_iteration_result(step, measured)}")
         if non_improving >= spec.refine.patience:
             return
+
+
+def plan_context(spec: TrialSpec) -> PromptContext:
+    """The prompt context of the plan: with the roofline label when guidance is on and a label
+    is known; otherwise the trial's context unchanged (so is the plan prompt)."""
+    label = spec.roofline
+    if not spec.roofline_guidance or not label.label:
+        return spec.context
+    return replace(
+        spec.context,
+        roofline_label=label.label,
+        roofline_label_source=label.source,
+        roofline_kernel=label.kernel,
+    )
 
 
 def _text_step(
@@ -397,6 +417,7 @@ def _record(
         rescore=rescore,
         started_at_s=state.started_at_s,
         ended_at_s=time.time(),
+        extra=spec.roofline.as_pairs(spec.roofline_guidance),
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lassi_hpc.apps.manifest import AppInput, AppManifest
+from lassi_hpc.apps.mpi_install import mpi_read_only_paths
+from lassi_hpc.apps.mpi_launch import app_launch_argv, chosen_launcher, count_flags, launcher_style
 from lassi_hpc.records import BuildResult, OutputFile, RunResult, SandboxLimits
 from lassi_hpc.sandbox import make_scratch_copy, run_sandboxed
 
@@ -19,10 +22,13 @@ def run_input(
     limits: SandboxLimits,
     env: Mapping[str, str] | None = None,
     keep_scratch: bool = False,
+    mpi_launcher: Sequence[str] = (),
 ) -> RunResult:
     """Run `./<binary> <args>` and collect the output files the oracle compares.
 
-    A fresh copy per run means no run can see what an earlier run left behind.
+    An MPI app runs as `<launcher> <count flags> ./<binary> <args>` in the same sandbox, with
+    the MPI installation readable there; `mpi_launcher` (the site partition's) replaces the
+    app's launcher. A fresh copy per run means no run can see what an earlier run left behind.
     """
     if not build.ok:
         raise ValueError(f"cannot run a failed build of {build.app}/{build.variant}")
@@ -31,8 +37,13 @@ def run_input(
     label = f"run-{build.app}-{build.variant}-{app_input.name}"
     run_dir = make_scratch_copy(build_dir, files, scratch_root, label)
     try:
-        argv = (f"./{build.binary}", *app_input.args)
-        command = run_sandboxed(argv, run_dir, limits, env=dict(env or {}))
+        argv = run_argv(build.binary, manifest, app_input, mpi_launcher)
+        # The launcher's and the compiler's installations: libmpi is found through the binary's
+        # RUNPATH into the latter.
+        read_only = mpi_read_only_paths(argv[0], "mpicxx") if manifest.run.mpi else ()
+        command = run_sandboxed(
+            argv, run_dir, limits, env=dict(env or {}), read_only_paths=read_only
+        )
         outputs = tuple(
             _read_capped(run_dir, name, manifest.oracle.max_output_file_bytes)
             for name in manifest.oracle.output_files
@@ -42,6 +53,33 @@ def run_input(
         if not keep_scratch:
             shutil.rmtree(run_dir, ignore_errors=True)
     return RunResult(build.app, build.variant, app_input.name, command, outputs)
+
+
+def run_argv(
+    binary: str, manifest: AppManifest, app_input: AppInput, mpi_launcher: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The command line of one run: `./<binary> <args>`, under the MPI launcher for an MPI app."""
+    argv = (f"./{binary}", *app_input.args)
+    if manifest.run.mpi is None:
+        return argv
+    return app_launch_argv(manifest.run.mpi, argv, mpi_launcher)
+
+
+def shown_run_command(
+    binary: str, manifest: AppManifest, app_input: AppInput, mpi_launcher: Sequence[str] = ()
+) -> str:
+    """`run_argv` as a person or an LLM reads it: the launcher as configured (not its resolved
+    path), and `<held-out arguments>` in place of a hidden input's arguments."""
+    args = ("<held-out arguments>",) if app_input.hidden else app_input.args
+    argv = (f"./{binary}", *args)
+    if manifest.run.mpi is not None:
+        launcher = chosen_launcher(manifest.run.mpi, mpi_launcher)
+        style = launcher_style(launcher)
+        flags = count_flags(style, manifest.run.mpi.ranks, manifest.run.mpi.nodes) if style else ()
+        argv = (*launcher, *flags, *argv)
+    if app_input.hidden:
+        return shlex.join(argv[:-1]) + " " + argv[-1]
+    return shlex.join(argv)
 
 
 def _read_capped(run_dir: Path, name: str, cap_bytes: int) -> OutputFile:

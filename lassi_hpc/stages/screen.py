@@ -3,9 +3,10 @@
 Two checks: the edit scope (only the manifest's editable files may come back) and a deny-list of
 regular expressions for things refactored code has no business doing (starting programs, touching
 clocks or power limits, overriding timers, reaching outside the build directory, printing a new
-verdict line). This is a first line of defence, not a proof: the harness's output comparison,
-held-out inputs and the red-team suite (a later issue) do the rest. docs/prompts.md lists the
-rules. The table is data: a later issue extends `DENY_RULES`.
+verdict line), plus integer literals equal to the default input's arguments. This is a first line
+of defence, not a proof: the harness's output comparison, held-out inputs and the sandbox do the
+rest. docs/prompts.md lists the rules; docs/security.md says which defence stops which cheat, and
+tests/redteam/ holds the planted cheats that must all be rejected.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from lassi_hpc.stages.c_source import MaskedSource, line_of, mask_source
 View = Literal["code", "code+strings", "strings"]
 
 EDIT_SCOPE_RULE = "edit-scope"
+DEFAULT_INPUT_RULE = "default-input-literal"
+# Smaller values (block sizes, bin counts, unroll factors) are ordinary in kernel code.
+MIN_SCREENED_ARG_VALUE = 1000
 _MAX_REPORTED = 5
+_INTEGER_LITERAL_RE = re.compile(
+    r"(?<![\w.])(0[xX][0-9a-fA-F']+|0[bB][01']+|\d[\d']*)(?:[uU]?[lL]{0,2}|[lL]{1,2}[uU]?)?(?![\w.])"
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,13 @@ _TIMER_NAMES = (
     r"(?:gettimeofday|clock_gettime|clock_getres|timespec_get|time|clock|omp_get_wtime"
     r"|omp_get_wtick|MPI_Wtime|cudaEventElapsedTime|hipEventElapsedTime"
     r"|nvmlDeviceGet\w*|rsmi_\w+|amdsmi_get\w*)"
+)
+_CHRONO_CLOCKS = r"(?:steady_clock|system_clock|high_resolution_clock|file_clock)"
+# What may stand between a definition's parameter list and its body: qualifiers, an exception
+# specification, attributes, a trailing return type.
+_DEFINITION_TAIL = (
+    r"(?:(?:noexcept|const|override|final)\s*|throw\s*\(\s*\)\s*"
+    r"|__attribute__\s*\(\([^;{}]*\)\)\s*|->\s*[\w:<>,*&\s]+?)*"
 )
 
 DENY_RULES: tuple[DenyRule, ...] = (
@@ -68,7 +82,8 @@ DENY_RULES: tuple[DenyRule, ...] = (
     ),
     DenyRule(
         "environment-change",
-        r"\b(?:setenv|putenv|unsetenv|clearenv)\s*\(",
+        # environ / __environ: writing the array directly changes it without any call.
+        r"\b(?:setenv|putenv|unsetenv|clearenv)\s*\(|\b(?:_?_?environ)\b",
         "changes the environment of the process or of what it starts",
     ),
     DenyRule(
@@ -91,14 +106,44 @@ DENY_RULES: tuple[DenyRule, ...] = (
     ),
     DenyRule(
         "timer-override",
-        rf"\b{_TIMER_NAMES}\s*\([^;{{}}()]*\)\s*(?:noexcept\s*)?(?:throw\s*\(\s*\)\s*)?\{{"
-        rf"|^[ \t]*#[ \t]*(?:define|undef)[ \t]+{_TIMER_NAMES}\b",
+        rf"\b{_TIMER_NAMES}\s*\([^;{{}}()]*\)\s*{_DEFINITION_TAIL}\{{"
+        rf"|^[ \t]*#[ \t]*(?:define|undef)[ \t]+{_TIMER_NAMES}\b"
+        # std::chrono clocks' now() lives in libstdc++.so: a definition in the program wins at
+        # link time, and main.cpp's timer would read it. Reopening std is the way to write one.
+        rf"|\b{_CHRONO_CLOCKS}\s*::\s*now\s*\(\s*\)\s*{_DEFINITION_TAIL}\{{"
+        r"|\bnamespace\s+std\s*(?:::\s*\w+\s*)*\{",
         "defines a timer or energy function (or a macro of that name), so readings would be fake",
     ),
     DenyRule(
+        "symbol-alias",
+        r"__attribute__\s*\(\([^;{}]*?\b(?:__)?(?:alias|weakref|ifunc|symver)(?:__)?\b"
+        r"|\bgnu::(?:alias|weakref|ifunc|symver)\b"
+        r"|^[ \t]*#[ \t]*pragma[ \t]+(?:weak|redefine_extname)\b",
+        "gives a function another symbol's name, a way to replace a timer or energy function "
+        "without writing its definition",
+    ),
+    DenyRule(
+        "file-access",
+        r"\b(?:fopen|fopen64|freopen|fdopen|open|open64|openat|creat|opendir|fdopendir|chdir"
+        r"|fchdir|chroot|mkdir|mkdirat|mkfifo|unlink|unlinkat|rename|renameat|symlink|link"
+        r"|truncate|shm_open)\s*\("
+        r"|\b(?:ifstream|ofstream|fstream|basic_filebuf|filebuf)\b|\bstd::filesystem\b"
+        r"|^[ \t]*#[ \t]*include[ \t]*<(?:fstream|filesystem|fcntl\.h|dirent\.h)>",
+        "opens, creates or removes files: kernel code has no file I/O of its own, and a file is "
+        "how one run would reuse what an earlier one left (paths built at run time get past the "
+        "path rule)",
+    ),
+    DenyRule(
+        "detached-work",
+        r"\.\s*detach\s*\(\s*\)|\bpthread_detach\s*\(|\bPTHREAD_CREATE_DETACHED\b"
+        r"|\b(?:atexit|at_quick_exit|on_exit|__cxa_atexit|quick_exit)\s*\(",
+        "work that outlives the call (a detached thread, an exit handler) runs outside the "
+        "timed region",
+    ),
+    DenyRule(
         "path-outside-directory",
-        r"^/[\w.~-]|(?:^|/)\.\.(?:/|$)",
-        "a file path outside the build directory (absolute, or through ..)",
+        r"^/[\w.~-]|(?:^|/)\.\.(?:/|$)|^~/|^/$",
+        "a file path outside the build directory (absolute, through .., or from home)",
         "strings",
     ),
     DenyRule(
@@ -146,13 +191,18 @@ class DenyHit:
 
 
 def screen_candidate(
-    original: Sequence[SourceFile], candidate: Sequence[SourceFile], editable: Sequence[str]
+    original: Sequence[SourceFile],
+    candidate: Sequence[SourceFile],
+    editable: Sequence[str],
+    default_args: Sequence[str] = (),
 ) -> ScreenResult:
     """Check the edit scope and the deny-list; `reason` names each rule, file and line that failed.
 
     `original` holds the files as they were: a match on a line (or string literal) that the
     original file of the same name already has, matched by the same rule, is not held against the
-    candidate.
+    candidate. `default_args` are the arguments of the inputs the LLM has seen: an integer
+    literal equal to one of them (at least MIN_SCREENED_ARG_VALUE) that the original file does not
+    have is special-casing the default problem size.
     """
     problems: list[str] = []
     allowed = tuple(editable)
@@ -176,14 +226,61 @@ def screen_candidate(
                 f"deny-list rule {hit.rule.name!r} in {hit.file} line {hit.line} "
                 f"({hit.excerpt!r}): {hit.rule.why}"
             )
+        for line, literal in default_input_literals(
+            source, before.text if before is not None else "", default_args
+        ):
+            problems.append(
+                f"{DEFAULT_INPUT_RULE} in {source.name} line {line} ({literal!r}): equals an "
+                "argument of the default input; code special-cased to the default problem size "
+                "is not a refactoring"
+            )
     reason = "; ".join(problems[:_MAX_REPORTED])
     if len(problems) > _MAX_REPORTED:
         reason += f"; and {len(problems) - _MAX_REPORTED} more"
     return ScreenResult(
         ok=not problems,
         reason=reason,
-        rules_checked=(EDIT_SCOPE_RULE, *(rule.name for rule in DENY_RULES)),
+        rules_checked=(
+            EDIT_SCOPE_RULE,
+            *(rule.name for rule in DENY_RULES),
+            *((DEFAULT_INPUT_RULE,) if default_args else ()),
+        ),
     )
+
+
+def default_input_literals(
+    source: SourceFile, original_text: str, default_args: Sequence[str]
+) -> tuple[tuple[int, str], ...]:
+    """(line, literal) for each integer literal of `source` whose value is one of the integer
+    `default_args` (at least MIN_SCREENED_ARG_VALUE) and which `original_text` has nowhere."""
+    screened = {value for value in map(_integer_value, default_args) if value is not None}
+    screened = {value for value in screened if value >= MIN_SCREENED_ARG_VALUE}
+    if not screened:
+        return ()
+    already = {
+        _integer_value(m.group(1))
+        for m in _INTEGER_LITERAL_RE.finditer(mask_source(original_text).code)
+    }
+    code = mask_source(source.text).code
+    found: list[tuple[int, str]] = []
+    for match in _INTEGER_LITERAL_RE.finditer(code):
+        value = _integer_value(match.group(1))
+        if value in screened and value not in already:
+            found.append((line_of(code, match.start()), match.group(0)))
+    return tuple(found)
+
+
+def _integer_value(text: str) -> int | None:
+    """The value of a C integer literal or a decimal argument; None if it is neither."""
+    digits = text.replace("'", "").rstrip("uUlL")
+    try:
+        if digits[:2] in ("0x", "0X"):
+            return int(digits[2:], 16)
+        if digits[:2] in ("0b", "0B"):
+            return int(digits[2:], 2)
+        return int(digits, 10)
+    except ValueError:
+        return None
 
 
 def deny_list_hits(

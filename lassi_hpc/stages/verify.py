@@ -9,6 +9,7 @@ lives in `lassi_hpc.stages.compare_numbers`.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +37,7 @@ BINARY_DTYPES = {"float32": "<f4", "float64": "<f8"}
 
 _VERIFY_ROLES = Roles("reference", "candidate")
 _REPEAT_ROLES = Roles("first run", "second run")
+_PAIR_ROLES = Roles("one input", "another input")
 
 
 def verify_run(reference: RunResult, candidate: RunResult, oracle: OracleSpec) -> Verdict:
@@ -149,6 +151,26 @@ def compare_outputs(
 
     The reason is the first failing output's; `compared_values` sums over all outputs.
     """
+    results = compare_each_output(reference, candidate, oracle, roles)
+    compared = sum(c.compared_values for _, c in results)
+    failed = [(label, c) for label, c in results if not c.ok]
+    if not failed:
+        return Comparison(True, "", compared)
+    first = failed[0][1]
+    reason = first.reason
+    if len(failed) > 1:
+        others = ", ".join(label for label, _ in failed[1:])
+        reason += f" (and {len(failed) - 1} more outputs fail: {others})"
+    return Comparison(False, reason, compared, first.empty_reference)
+
+
+def compare_each_output(
+    reference: RunResult,
+    candidate: RunResult,
+    oracle: OracleSpec,
+    roles: Roles = _VERIFY_ROLES,
+) -> list[tuple[str, Comparison]]:
+    """(label, comparison) for every output `oracle.compare` names: "stdout", then "file 'x'"."""
     tolerance = Tolerance(rtol=oracle.rtol, atol=oracle.atol)
     results: list[tuple[str, Comparison]] = []
     if oracle.compare in ("stdout", "both"):
@@ -169,16 +191,81 @@ def compare_outputs(
         for file_name in oracle.output_files:
             comparison = _compare_file(file_name, reference, candidate, oracle, tolerance, roles)
             results.append((f"file {file_name!r}", comparison))
-    compared = sum(c.compared_values for _, c in results)
-    failed = [(label, c) for label, c in results if not c.ok]
-    if not failed:
-        return Comparison(True, "", compared)
-    first = failed[0][1]
-    reason = first.reason
-    if len(failed) > 1:
-        others = ", ".join(label for label, _ in failed[1:])
-        reason += f" (and {len(failed) - 1} more outputs fail: {others})"
-    return Comparison(False, reason, compared, first.empty_reference)
+    return results
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs that do not depend on the input
+
+
+def check_output_variety(
+    reference_runs: Sequence[RunResult],
+    candidate_runs: Sequence[RunResult],
+    oracle: OracleSpec,
+    input_files: Mapping[str, bytes] | None = None,
+    hidden_inputs: Collection[str] = (),
+) -> Verdict:
+    """Reject a candidate whose outputs do not depend on its input.
+
+    Constant: on two inputs where the original's output differs beyond the oracle's tolerance, the
+    candidate's is the same within it (a hard-coded answer). Copy: an output is byte-equal to one
+    of `input_files` (name -> content: what the run directory started with) while the original's
+    is not. Runs pair up by position; failed runs are skipped (other checks report them). Inputs
+    named in `hidden_inputs` appear in the reason as "a held-out input", never by name.
+    """
+    validate_oracle(oracle)
+    pairs = [
+        (ref, cand)
+        for ref, cand in zip(reference_runs, candidate_runs, strict=True)
+        if ref.command.ok and cand.command.ok and ref.input_name == cand.input_name
+    ]
+    if not pairs:
+        return Verdict(ok=True, input_name="", reason="")
+
+    def shown(name: str) -> str:
+        return "a held-out input" if name in hidden_inputs else f"input {name!r}"
+
+    for ref, cand in pairs:
+        copied = _copied_input(ref, cand, oracle, input_files or {})
+        if copied:
+            return _fail(cand.input_name, f"{copied} on {shown(cand.input_name)}")
+    for index, (ref_a, cand_a) in enumerate(pairs):
+        for ref_b, cand_b in pairs[index + 1 :]:
+            original = dict(compare_each_output(ref_a, ref_b, oracle, _PAIR_ROLES))
+            for label, comparison in compare_each_output(cand_a, cand_b, oracle, _PAIR_ROLES):
+                if comparison.ok and label in original and not original[label].ok:
+                    return _fail(
+                        cand_b.input_name,
+                        f"constant output: the candidate's {label} is the same on "
+                        f"{shown(cand_a.input_name)} and {shown(cand_b.input_name)}, where the "
+                        "original's differs (a hard-coded answer)",
+                    )
+    return Verdict(ok=True, input_name=pairs[0][1].input_name, reason="")
+
+
+def _copied_input(
+    reference: RunResult, candidate: RunResult, oracle: OracleSpec, input_files: Mapping[str, bytes]
+) -> str:
+    """Which output is a copy of which input file, or "" if none is."""
+    copies = {content: name for name, content in input_files.items() if content}
+    outputs: list[tuple[str, bytes, bytes | None]] = []
+    if oracle.compare in ("stdout", "both"):
+        outputs.append(
+            ("stdout", candidate.command.stdout.encode(), reference.command.stdout.encode())
+        )
+    if oracle.compare in ("files", "both"):
+        for file_name in oracle.output_files:
+            mine = _find_file(candidate, file_name)
+            theirs = _find_file(reference, file_name)
+            if mine is not None:
+                outputs.append(
+                    (f"file {file_name!r}", mine.content, theirs.content if theirs else None)
+                )
+    for label, content, original in outputs:
+        source = copies.get(content)
+        if source is not None and original != content:
+            return f"copied input: the candidate's {label} is a byte-for-byte copy of {source!r}"
+    return ""
 
 
 def _find_file(run: RunResult, name: str) -> OutputFile | None:

@@ -25,6 +25,7 @@ from lassi_hpc.store.encoding import (
     group_at,
     read_column,
     read_json,
+    read_pairs,
     read_text,
 )
 from lassi_hpc.store.file_access import open_results
@@ -37,6 +38,7 @@ from lassi_hpc.store.schema import (
     BASELINE,
     BUILD,
     DEVICES,
+    EXTRA,
     MEASUREMENT,
     PROVENANCE,
     PROVENANCE_RESUMES,
@@ -56,7 +58,13 @@ from lassi_hpc.store.schema import (
     trial_path,
 )
 from lassi_hpc.store.stage_codec import MEASUREMENT_NUMBERS, is_estimate
-from lassi_hpc.store.tables import BaselineRow, CandidateRow, StepFailureRow, TrialRow
+from lassi_hpc.store.tables import (
+    WEAK_CHECK_EXTRA_KEY,
+    BaselineRow,
+    CandidateRow,
+    StepFailureRow,
+    TrialRow,
+)
 from lassi_hpc.store.trial_codec import read_trial_group
 from lassi_hpc.store.trial_rows import (
     candidate_rows,
@@ -364,6 +372,7 @@ def _baseline_row(group: Any) -> BaselineRow:
         repetitions=repetitions,
         flags=flags,
         devices=devices,
+        weak_check=dict(read_pairs(group, EXTRA)).get(WEAK_CHECK_EXTRA_KEY, ""),
     )
 
 

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# The BaselineRecord.extra key under which the driver stores why an app's oracle is weak.
+WEAK_CHECK_EXTRA_KEY = "weak_check"
+
 
 @dataclass(frozen=True)
 class BaselineRow:
@@ -37,6 +40,7 @@ class BaselineRow:
     repetitions: int
     flags: tuple[str, ...]
     devices: tuple[str, ...]  # names of the measured devices, e.g. "NVIDIA A100-SXM4-80GB"
+    weak_check: str = ""  # why the app's oracle is weak ("" = not known to be, or older files)
 
 
 @dataclass(frozen=True)

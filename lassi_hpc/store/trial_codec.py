@@ -8,6 +8,7 @@ are stored by stage_codec exactly as in a baseline, so an estimate stays marked 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,7 @@ from lassi_hpc.store.schema import (
     ATTR_NAME,
     BUILD,
     EVALUATION,
+    EXTRA,
     FILES,
     JUDGE,
     LOG,
@@ -130,6 +132,9 @@ def validate_trial(record: TrialRecord) -> None:
     if record.rescore is not None:
         validate_measurement(f"{label}: rescore", record.rescore)
     _validate_best_step(label, record)
+    for pair in record.extra:
+        if len(pair) != 2 or not all(isinstance(text, str) for text in pair):
+            raise StoreError(f"{label}: extra entry {pair!r} is not a (key, value) pair of texts")
 
 
 def _validate_step(label: str, step: TrialStep) -> None:
@@ -197,6 +202,8 @@ def estimated_trial_size_bytes(record: TrialRecord) -> int:
     size += DATASET_OVERHEAD_BYTES + _SUMMARY_BYTES + _SUMMARY_BYTES_PER_STEP * len(record.steps)
     size += text_size_bytes(getattr(record, name) for name in _TRIAL_TEXTS)
     size += text_size_bytes(step.purpose for step in record.steps)
+    extra_json = json.dumps([list(pair) for pair in record.extra], ensure_ascii=False, indent=1)
+    size += DATASET_OVERHEAD_BYTES + text_size_bytes([extra_json])
     return size
 
 
@@ -251,6 +258,8 @@ def write_trial_group(group: Any, record: TrialRecord, written_utc: str) -> None
     if record.rescore is not None:
         write_measurement(group.create_group(RESCORE), record.rescore)
     write_text(group, SUMMARY, summary_json(record))
+    if record.extra:
+        write_json(group, EXTRA, [list(pair) for pair in record.extra])
 
 
 def _write_step(group: Any, step: TrialStep, index: int) -> None:
@@ -326,6 +335,8 @@ def read_trial_group(group: Any) -> TrialRecord:
         rescore=None if rescore is None else read_measurement(rescore),
         started_at_s=get_float_attr(group, "started_at_s"),
         ended_at_s=get_float_attr(group, "ended_at_s"),
+        # Absent in files written before trials carried extra facts.
+        extra=read_pairs(group, EXTRA),
     )
 
 

@@ -4,8 +4,9 @@ Only the campaign driver holds one (workers return records; the driver stores th
 single writer per file. How a record is written so that a crash or a full disk loses at most that
 record:
 
-1. Disk space for the whole record is reserved first (posix_fallocate), so a full disk or an
-   exhausted quota is found before HDF5 has written anything.
+1. Disk space for the whole record, and the head room its flushes need, is reserved first
+   (posix_fallocate), so a full disk or an exhausted quota is found before HDF5 has written
+   anything, and the writer stays usable for smaller records.
 2. The record is written into an anonymous group (linked from nowhere) and flushed: everything that
    reaches the disk in this step is new and unreachable from the file's root, so a crash here
    leaves the file as it was, plus some unused space.
@@ -261,7 +262,12 @@ class ResultsWriter:
         with self._lock:
             self._check_usable()
             try:
-                self._reserved_below = reserve_space(self._file, self._reserved_below, size_bytes)
+                # The flushes inside the write each want RESERVE_MARGIN_BYTES beyond HDF5's end;
+                # reserved now, a full disk refuses the record here rather than stopping the
+                # writer half-way through it.
+                self._reserved_below = reserve_space(
+                    self._file, self._reserved_below, size_bytes + 2 * RESERVE_MARGIN_BYTES
+                )
             except OSError as exc:
                 raise StoreError(
                     f"{self._path}: no room for {what} (up to {size_bytes} bytes): "

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from lassi_hpc.records import SourceFile
-from lassi_hpc.stages.screen import DENY_RULES, EDIT_SCOPE_RULE, deny_list_hits, screen_candidate
+from lassi_hpc.stages.screen import (
+    DEFAULT_INPUT_RULE,
+    DENY_RULES,
+    EDIT_SCOPE_RULE,
+    deny_list_hits,
+    screen_candidate,
+)
 
 ORIGINAL = """#include <cstdio>
 #include "kernels.h"
@@ -65,6 +71,29 @@ CASES: list[tuple[str, str, str]] = [
     ("new-verdict-literal", 'puts("Success");', "bool success = true; // PASS"),
     ("startup-hook", "__attribute__((constructor)) static void warm() {}",
      "__attribute__((always_inline)) static void warm() {}"),
+    ("environment-change", "extern char** environ; environ[0] = buf;",
+     'const char* h = getenv("HOME"); int environment_size = 0;'),
+    ("environment-change", "__environ = fake_env;", "int n_environments = 2;"),
+    ("timer-override", "auto clock_gettime(clockid_t c, timespec* t) -> int {",
+     "auto t = clock_gettime(CLOCK_MONOTONIC, &ts);"),
+    ("timer-override", "std::chrono::steady_clock::time_point std::chrono::steady_clock::now() "
+     "noexcept {", "const auto t0 = std::chrono::steady_clock::now();"),
+    ("timer-override", "namespace std { namespace chrono {", "using namespace std;"),
+    ("symbol-alias", 'int fake_clock(int c, void* t) __attribute__((alias("clock_gettime")));',
+     "static inline int fast(int c) __attribute__((always_inline));"),
+    ("symbol-alias", "#pragma weak clock_gettime = fake_clock", "#pragma omp simd"),
+    ("symbol-alias", '[[gnu::alias("fake_wtime")]] double omp_get_wtime();',
+     "[[gnu::always_inline]] inline double twice(double x);"),
+    ("file-access", 'FILE* cache = std::fopen(name, "rb");', "int fopen_count = reopened(1);"),
+    ("file-access", "std::ifstream in(cache_name);", "std::printf(\"ifstream\\n\");"),
+    ("file-access", "#include <fstream>", "#include <cstring>"),
+    ("file-access", "int fd = open(path, O_RDONLY);", "bool is_open = opened(path);"),
+    ("detached-work", "std::thread(sweep, u, n).detach();", "worker.join();"),
+    ("detached-work", "std::atexit(finish_work);", "int exit_code = at_exit_count(2);"),
+    ("detached-work", "pthread_detach(tid);", "pthread_join(tid, nullptr);"),
+    ("path-outside-directory", 'std::string p = std::string("/") + "tmp";',
+     'std::printf("%d/%d\\n", a, b);'),
+    ("path-outside-directory", 'std::string p = "~/cache";', 'std::printf("~ %d\\n", a);'),
 ]  # fmt: skip
 
 
@@ -97,6 +126,14 @@ def test_rules_checked_lists_every_rule() -> None:
     result = screen_candidate([], [SourceFile("kernels.cpp", ORIGINAL)], ["kernels.cpp"])
     assert result.ok
     assert result.rules_checked == (EDIT_SCOPE_RULE, *(rule.name for rule in DENY_RULES))
+
+
+def test_rules_checked_names_the_default_input_rule_when_arguments_are_given() -> None:
+    result = screen_candidate(
+        [], [SourceFile("kernels.cpp", ORIGINAL)], ["kernels.cpp"], ["16777216", "256"]
+    )
+    assert result.ok
+    assert result.rules_checked[-1] == DEFAULT_INPUT_RULE
 
 
 def test_rule_names_are_unique() -> None:
@@ -172,3 +209,50 @@ def test_many_problems_are_summarised() -> None:
     assert not ok
     assert reason.count("'process-spawn'") == 5
     assert reason.endswith("; and 3 more")
+
+
+# --------------------------------------------------------------------------------------------------
+# Literals equal to the default input's arguments
+
+
+def screen_with_args(line: str, args: list[str]) -> tuple[bool, str]:
+    files = [candidate_with(line)]
+    result = screen_candidate([SourceFile("kernels.cpp", ORIGINAL)], files, ["kernels.cpp"], args)
+    return result.ok, result.reason
+
+
+@pytest.mark.parametrize(
+    "line", ["if (n == 16777216) return;", "if (n == 0x1000000) return;", "m = 16'777'216UL;"]
+)
+def test_the_default_problem_size_as_a_literal_is_refused(line: str) -> None:
+    ok, reason = screen_with_args(line, ["16777216", "256", "42"])
+    assert not ok
+    assert reason.startswith(f"{DEFAULT_INPUT_RULE} in kernels.cpp line 9 (")
+    assert "special-cased to the default problem size" in reason
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "if (n == 16777217) return;",  # another value
+        "int block = 256;",  # an argument, but small values are ordinary in kernels
+        "double x = 16777216.0 * y;",  # not an integer literal
+        "int v16777216 = 0;",  # part of a name
+        '// n == 16777216 std::printf("16777216");',  # comment and literal
+    ],
+)
+def test_near_misses_of_the_default_problem_size_pass(line: str) -> None:
+    ok, reason = screen_with_args(line, ["16777216", "256", "42"])
+    assert ok, reason
+
+
+def test_a_literal_the_original_already_has_passes() -> None:
+    original = ORIGINAL.replace("double s = 0.0;", "double s = 0.0; int cap = 4096;")
+    candidate = original.replace("s += x[i]", "s = s + x[i] * (cap == 4096)")
+    result = screen_candidate(
+        [SourceFile("kernels.cpp", original)],
+        [SourceFile("kernels.cpp", candidate)],
+        ["kernels.cpp"],
+        ["4096"],
+    )
+    assert result.ok, result.reason

@@ -1,0 +1,124 @@
+"""Roofline stage: build one app variant, profile its default input, label every kernel.
+
+One unit of work for a worker, like the baseline stage: plain records in, a VariantRoofline out.
+Failures of the app or the profiler are results (a status and a reason); only faults of the
+harness raise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lassi_hpc.apps.manifest import AppManifest
+from lassi_hpc.config.site import Partition, SandboxSection, Toolchain
+from lassi_hpc.records import BuildResult
+from lassi_hpc.roofline.errors import RooflineError
+from lassi_hpc.roofline.label import fastest_invocations, label_profile
+from lassi_hpc.roofline.profile_run import ProfilerName, profile_kernels
+from lassi_hpc.roofline.specs import GpuSpec, balance_points
+from lassi_hpc.roofline.variant_records import RooflineStatus, VariantRoofline
+from lassi_hpc.stages.build import build_variant
+
+# ncu replays every profiled kernel once per metric pass (the roofline set needs several), so a
+# profiled run takes many times the app's own run time.
+PROFILE_TIME_FACTOR = 20.0
+# The tail of a failed profiler's output kept in the reason, in characters.
+REASON_TAIL_CHARS = 600
+
+
+@dataclass(frozen=True)
+class RooflineTask:
+    """Everything a worker needs to profile one app variant; plain data, picklable."""
+
+    manifest: AppManifest
+    variant: str
+    partition: Partition
+    toolchain_name: str
+    toolchain: Toolchain
+    sandbox: SandboxSection
+    scratch_dir: str
+    tool: ProfilerName
+    gpu: GpuSpec
+    keep_scratch: bool = False
+
+
+def profile_variant(task: RooflineTask) -> VariantRoofline:
+    """Build, then run `tool` on the binary with the app's first (default) input, and label each
+    kernel's fastest of its first two launches against `task.gpu`."""
+    manifest = task.manifest
+    scratch_root = Path(task.scratch_dir)
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    build = build_variant(
+        manifest,
+        task.variant,
+        task.toolchain_name,
+        task.toolchain,
+        scratch_root,
+        task.sandbox.limits(manifest.build.timeout_s),
+    )
+    try:
+        return _after_build(task, build)
+    finally:
+        if not task.keep_scratch:
+            shutil.rmtree(build.build_dir, ignore_errors=True)
+
+
+def _record(
+    task: RooflineTask, status: RooflineStatus, reason: str, **parts: object
+) -> VariantRoofline:
+    return VariantRoofline(
+        app=task.manifest.name,
+        variant=task.variant,
+        partition=task.partition.name,
+        tool=task.tool,
+        gpu=task.gpu.name,
+        status=status,
+        reason=reason,
+        input_name=task.manifest.inputs[0].name,
+        **parts,  # type: ignore[arg-type]
+    )
+
+
+def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
+    if not build.ok:
+        reason = build.command.failure_detail or f"binary {task.manifest.build.binary!r} missing"
+        return _record(task, "build-failed", f"build failed: {reason}")
+    if task.partition.compile_only:
+        return _record(task, "compile-only", "compile-only partition: built, not profiled")
+    env = dict(task.partition.run_env)
+    search_path = env.get("PATH", os.environ.get("PATH", ""))
+    found = shutil.which(task.tool, path=search_path)
+    if found is None:
+        return _record(task, "profile-failed", f"{task.tool} not found on PATH {search_path!r}")
+    env.setdefault("PATH", search_path)
+    limits = task.sandbox.limits(task.manifest.run.timeout_s * PROFILE_TIME_FACTOR)
+    try:
+        run = profile_kernels(
+            task.tool,
+            f"./{build.binary}",
+            task.manifest.inputs[0].args,
+            Path(build.build_dir),
+            limits,
+            device=task.gpu.name,
+            env=env,
+            # The sandbox hides /tmp and other private places; the profiler must stay reachable.
+            read_only_paths=(Path(found).resolve().parent,),
+        )
+    except RooflineError as error:
+        return _record(task, "profile-failed", f"{task.tool} output not understood: {error}")
+    if not run.result.ok:
+        tail = (run.result.stderr or run.result.stdout)[-REASON_TAIL_CHARS:].strip()
+        return _record(
+            task, "profile-failed", f"{task.tool} failed: {run.result.failure_detail}; {tail}"
+        )
+    if not run.profiles:
+        return _record(task, "profile-failed", f"{task.tool} reported no kernel launch")
+    balance = balance_points(task.gpu)
+    labels = tuple(
+        label_profile(profile, balance, task.gpu.source)
+        for profile in fastest_invocations(list(run.profiles))
+    )
+    return _record(task, "ok", "", profiles=run.profiles, labels=labels)

@@ -1,0 +1,182 @@
+"""`lassi-hpc roofline profile` end to end: real nvcc build, real Parsl (local HTEX), real sandbox,
+real HDF5, with a FAKE `ncu` (no GPU here) that prints the hand-written ncu page of
+tests/data/roofline without running the binary."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lassi_hpc.config import load_campaign, load_site
+from lassi_hpc.flow.roofline_profile import default_roofline_path, run_roofline_profile
+from lassi_hpc.roofline.specs import gpu_spec
+from lassi_hpc.store.roofline_codec import read_roofline
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+CANNED = REPO / "tests" / "data" / "roofline" / "ncu_raw.csv"
+
+APP_TOML = """
+[app]
+name = "tinycu"
+pattern = "streaming"
+summary = "One saxpy kernel."
+
+[build]
+command = ["make"]
+binary = "main"
+timeout_s = 120
+
+[run]
+timeout_s = 10
+
+[inputs.default]
+args = ["1024"]
+
+[oracle]
+compare = "stdout"
+
+[variants.cuda]
+language = "cuda"
+dir = "cuda"
+sources = ["main.cu", "Makefile"]
+editable = ["main.cu"]
+"""
+
+MAIN_CU = """
+#include <cstdio>
+#include <cstdlib>
+__global__ void saxpy(int n, float a, const float* x, float* y) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = a * x[i] + y[i];
+}
+int main(int argc, char** argv) {
+  int n = argc > 1 ? std::atoi(argv[1]) : 1024;
+  float *x, *y;
+  cudaMalloc(&x, n * sizeof(float));
+  cudaMalloc(&y, n * sizeof(float));
+  saxpy<<<(n + 255) / 256, 256>>>(n, 2.0f, x, y);
+  cudaDeviceSynchronize();
+  std::printf("PASS\\n");
+  return 0;
+}
+"""
+
+MAKEFILE = """
+CC ?= nvcc
+ARCH ?= sm_80
+main: main.cu
+\t$(CC) -arch=$(ARCH) -O2 main.cu -o main
+"""
+
+FAKE_NCU = """#!/bin/sh
+# FAKE ncu for tests: prints the canned raw page; checks the built binary is there, never runs it.
+[ -x ./main ] || { echo "FAKE ncu: no ./main in $(pwd)" >&2; exit 3; }
+cat "$(dirname "$0")/canned.csv"
+"""
+
+SITE = """
+[site]
+name = "roofline-test"
+scheduler = "local"
+scratch_dir = "scratch"
+
+[toolchains.nvcc]
+language = "cuda"
+compiler = "nvcc"
+make_vars = {{ CC = "nvcc", ARCH = "sm_80" }}
+
+[[partitions]]
+name = "gpu"
+toolchain = "nvcc"
+device = "nvidia"
+energy_backend = "estimate"
+run_env = {{ PATH = "{fake_bin}:/usr/local/bin:/usr/bin:/bin" }}
+
+[sandbox]
+memory_bytes = 0
+"""
+
+
+def write_configs(tmp_path: Path) -> tuple[Path, Path]:
+    app = tmp_path / "suite" / "tinycu"
+    (app / "cuda").mkdir(parents=True)
+    (app / "app.toml").write_text(APP_TOML)
+    (app / "cuda" / "main.cu").write_text(MAIN_CU)
+    (app / "cuda" / "Makefile").write_text(MAKEFILE)
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    shutil.copy(CANNED, fake_bin / "canned.csv")
+    (fake_bin / "ncu").write_text(FAKE_NCU)
+    (fake_bin / "ncu").chmod(0o755)
+    (fake_bin / "canned.csv").chmod(0o644)
+    fake_bin.chmod(0o755)
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(
+        """
+[campaign]
+name = "rtest"
+suite = "examples"
+suite_path = "suite"
+results_dir = "results"
+variants = ["cuda"]
+
+[[apps]]
+name = "tinycu"
+"""
+    )
+    site = tmp_path / "site.toml"
+    site.write_text(SITE.format(fake_bin=fake_bin))
+    return campaign, site
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc is not installed")
+    return write_configs(tmp_path)
+
+
+def test_profile_builds_runs_the_fake_ncu_through_parsl_and_stores_labels(
+    configs: tuple[Path, Path],
+) -> None:
+    campaign_file, site_file = configs
+    campaign = load_campaign(campaign_file)
+    outcome = run_roofline_profile(
+        campaign, load_site(site_file), gpu=gpu_spec("rtx3080-seed-paper")
+    )
+    assert outcome.errors == ()
+    assert outcome.path == default_roofline_path(campaign)
+    contents = read_roofline(outcome.path)
+    assert contents.campaign == "rtest"
+    (variant,) = contents.variants
+    assert (variant.app, variant.variant, variant.partition) == ("tinycu", "cuda", "gpu")
+    assert variant.status == "ok", variant.reason
+    assert (variant.tool, variant.gpu, variant.input_name) == (
+        "ncu",
+        "rtx3080-seed-paper",
+        "default",
+    )
+    assert len(variant.profiles) == 5  # every launch of the canned page
+    assert {label.kernel: label.label for label in variant.labels} == {
+        "saxpy": "Bandwidth",
+        "matmul": "Compute",
+        "dscale": "Compute",
+    }
+
+
+def test_profile_cli_without_a_gpu_model_asks_for_gpu(configs: tuple[Path, Path]) -> None:
+    campaign_file, site_file = configs
+    completed = subprocess.run(
+        [sys.executable, "-m", "lassi_hpc.cli", "roofline", "profile", str(campaign_file),
+         "--site", str(site_file)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "partition 'gpu' has no gpu_model" in completed.stderr
+    assert "--gpu" in completed.stderr

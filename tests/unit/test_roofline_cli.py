@@ -1,0 +1,59 @@
+"""`lassi-hpc roofline extract | label | dataset` chained on small files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lassi_hpc.cli import main
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "roofline"
+
+SOURCE = """
+__global__ void saxpy(float a, const float* x, float* y, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = a * x[i] + y[i];
+}
+__global__ void matmul(const float* a, const float* b, float* c, int n) {
+  float sum = 0.0f;
+  for (int k = 0; k < n; k++) sum += a[k] * b[k];
+  c[0] = sum;
+}
+__global__ void unprofiled(int* a) { a[0] = 0; }
+"""
+
+
+def test_extract_label_dataset(tmp_path: Path) -> None:
+    source = tmp_path / "app.cu"
+    source.write_text(SOURCE)
+    kernels = tmp_path / "kernels.jsonl"
+    labels = tmp_path / "labels.jsonl"
+    assert main(["roofline", "extract", str(source), "-o", str(kernels)]) == 0
+    assert main([
+        "roofline", "label", str(DATA / "ncu_raw.csv"), "--tool", "ncu",
+        "--gpu", "rtx3080-seed-paper", "-o", str(labels),
+    ]) == 0  # fmt: skip
+    records = [json.loads(line) for line in labels.read_text().splitlines()]
+    assert {r["kernel"]: r["label"] for r in records} == {
+        "saxpy": "Bandwidth", "matmul": "Compute", "dscale": "Compute"
+    }  # fmt: skip
+    out = tmp_path / "dataset"
+    assert main([
+        "roofline", "dataset", str(kernels), str(labels), "--out", str(out),
+        "--gpu", "rtx3080-seed-paper", "--validation-fraction", "0.0",
+    ]) == 0  # fmt: skip
+    train = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert sorted((r["name"], r["label"]) for r in train) == [
+        ("matmul", "Compute"), ("saxpy", "Bandwidth")
+    ]  # fmt: skip
+    assert "SP ops 2097152" in next(r for r in train if r["name"] == "saxpy")["profile_text"]
+    chat = (out / "train-chat.jsonl").read_text().splitlines()
+    assert json.loads(chat[0])["messages"][-1]["role"] == "assistant"
+    assert (out / "dataset.csv").read_text().startswith("name,language,label")
+
+
+def test_label_with_an_unknown_gpu_is_a_clear_error(tmp_path: Path) -> None:
+    code = main([
+        "roofline", "label", str(DATA / "ncu_raw.csv"), "--tool", "ncu", "--gpu", "v100",
+    ])  # fmt: skip
+    assert code == 2
