@@ -6,8 +6,6 @@ baseline is already stored, so an interrupted baseline resumes where it stopped.
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +21,7 @@ from lassi_hpc.config.site import Partition, SiteConfig
 from lassi_hpc.energy import detect_backend
 from lassi_hpc.errors import AppError, ConfigError, LassiError
 from lassi_hpc.flow.parsl_config import parsl_config
+from lassi_hpc.flow.partition_tasks import run_on_partitions
 from lassi_hpc.flow.progress import Progress, how_obtained
 from lassi_hpc.flow.run_dirs import parsl_run_dir
 from lassi_hpc.flow.worker_tasks import profile_baseline_on_worker
@@ -30,8 +29,6 @@ from lassi_hpc.records import BaselineRecord, DeviceIdentity, StageStatus
 from lassi_hpc.stages.baseline import BaselineTask
 from lassi_hpc.store import ResultsWriter, collect_provenance
 from lassi_hpc.store.tables import WEAK_CHECK_EXTRA_KEY
-
-log = logging.getLogger(__name__)
 
 
 class BaselineIncompleteError(LassiError):
@@ -198,27 +195,14 @@ def _execute(
     progress: Progress,
 ) -> tuple[list[BaselineRecord], list[str]]:
     records: list[BaselineRecord] = []
-    errors: list[str] = []
+
+    def keep(task: BaselineTask, record: BaselineRecord) -> str:
+        record = with_weak_check(record, task.manifest)
+        writer.write_baseline(record)
+        records.append(record)
+        return describe(record)
+
     used = {task.partition.name for task in tasks}
     with parsl.load(parsl_config(site, run_dir, used)):
-        futures = {
-            parsl.python_app(profile_baseline_on_worker, executors=[task.partition.name])(
-                task
-            ): task
-            for task in tasks
-        }
-        for future in concurrent.futures.as_completed(futures):
-            task = futures[future]
-            name = f"{task.manifest.name}/{task.variant}"
-            try:
-                record = future.result()
-            except Exception as error:  # a harness fault on the worker; the app's own are records
-                log.exception("baseline task %s raised", name)
-                errors.append(f"{name}: {type(error).__name__}: {error}")
-                progress.advance(f"{name}: harness error: {error}")
-                continue
-            record = with_weak_check(record, task.manifest)
-            writer.write_baseline(record)
-            records.append(record)
-            progress.advance(describe(record))
+        errors = run_on_partitions(tasks, profile_baseline_on_worker, keep, progress, "baseline")
     return records, errors

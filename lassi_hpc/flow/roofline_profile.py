@@ -7,9 +7,6 @@ variant is profiled where its baseline runs. Only this process writes the roofli
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -20,6 +17,7 @@ from lassi_hpc.config.campaign import CampaignConfig
 from lassi_hpc.config.site import SiteConfig
 from lassi_hpc.flow.baseline import plan_baseline
 from lassi_hpc.flow.parsl_config import parsl_config
+from lassi_hpc.flow.partition_tasks import run_on_partitions
 from lassi_hpc.flow.progress import Progress
 from lassi_hpc.flow.run_dirs import parsl_run_dir
 from lassi_hpc.flow.worker_env import pin_accelerator
@@ -30,8 +28,6 @@ from lassi_hpc.roofline.profile_variant import RooflineTask, profile_variant
 from lassi_hpc.roofline.specs import GpuSpec
 from lassi_hpc.roofline.variant_records import VariantRoofline
 from lassi_hpc.store.roofline_codec import ROOFLINE_FILE_NAME, RooflineStore
-
-log = logging.getLogger(__name__)
 
 PROFILER_OF_LANGUAGE: dict[str, ProfilerName] = {"cuda": "ncu", "hip": "rocprof"}
 
@@ -111,39 +107,18 @@ def run_roofline_profile(
     progress = Progress(len(tasks), "roofline", stream=progress_stream)
     progress.message(f"{len(tasks)} GPU variants to profile -> {path}")
     records: list[VariantRoofline] = []
-    errors: list[str] = []
     with RooflineStore.open(path, campaign.name) as store:
+
+        def keep(task: RooflineTask, record: VariantRoofline) -> str:
+            store.write_variant(record)
+            records.append(record)
+            return describe_variant(record)
+
         run_dir = parsl_run_dir(site, campaign.results_file)
         used = {task.partition.name for task in tasks}
         with parsl.load(parsl_config(site, run_dir, used)):
-            _collect(tasks, store, progress, records, errors)
+            errors = run_on_partitions(tasks, profile_variant_on_worker, keep, progress, "roofline")
     return RooflineProfileOutcome(path, tuple(records), tuple(errors))
-
-
-def _collect(
-    tasks: Sequence[RooflineTask],
-    store: RooflineStore,
-    progress: Progress,
-    records: list[VariantRoofline],
-    errors: list[str],
-) -> None:
-    futures = {
-        parsl.python_app(profile_variant_on_worker, executors=[task.partition.name])(task): task
-        for task in tasks
-    }
-    for future in concurrent.futures.as_completed(futures):
-        task = futures[future]
-        name = f"{task.manifest.name}/{task.variant}"
-        try:
-            record = future.result()
-        except Exception as error:  # a harness fault on the worker; the app's own are records
-            log.exception("roofline task %s raised", name)
-            errors.append(f"{name}: {type(error).__name__}: {error}")
-            progress.advance(f"{name}: harness error: {error}")
-            continue
-        store.write_variant(record)
-        records.append(record)
-        progress.advance(describe_variant(record))
 
 
 def describe_variant(record: VariantRoofline) -> str:
