@@ -183,7 +183,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     out_dir = args.out if args.out is not None else results.parent / "report"
     files = run_report(
-        results, out_dir, options, lambda message: print(f"report: {message}", file=sys.stderr)
+        results,
+        out_dir,
+        options,
+        lambda message: print(f"report: {message}", file=sys.stderr),
+        roofline_path=args.roofline,
     )
     for line in headline_lines(files.report):
         print(line)
@@ -253,6 +257,12 @@ def parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--max-trace-apps", type=positive_int, default=12, help="apps whose power traces are drawn"
+    )
+    report.add_argument(
+        "--roofline",
+        type=Path,
+        metavar="FILE",
+        help="roofline HDF5 file to show (default: roofline.h5 beside the results, if any)",
     )
     report.set_defaults(handler=cmd_report)
 

@@ -34,6 +34,7 @@ from lassi_hpc.roofline.dataset import (
 )
 from lassi_hpc.roofline.extract import extract_kernels_from_file
 from lassi_hpc.roofline.label import fastest_invocations, label_profile, profile_text
+from lassi_hpc.roofline.labels_file import read_label_records
 from lassi_hpc.roofline.ncu import parse_ncu_csv
 from lassi_hpc.roofline.profile_run import PROFILERS
 from lassi_hpc.roofline.records import LabelledKernel
@@ -231,7 +232,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 def cmd_dataset(args: argparse.Namespace) -> int:
     spec = _target_gpu(args)
     kernels = read_extracted_jsonl(args.kernels)
-    labels = _read_label_records(args.labels)
+    labels = read_label_records(args.labels)
     labelled = [
         LabelledKernel(
             name=k.name,
@@ -346,22 +347,3 @@ def scores_line(scores: ClassificationScores) -> str:
         f"{scores.mcc_ci[1]:.3f}], unparsed {scores.unparsed}/{scores.kernels}; confusion "
         f"(true C: {cc} C, {cb} B, {cu} ?; true B: {bc} C, {bb} B, {bu} ?)"
     )
-
-
-def _read_label_records(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise LassiError(f"roofline dataset: cannot read {path}: {error.strerror}") from None
-    records: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise LassiError(f"{path}:{number}: not JSON: {error}") from None
-        if not isinstance(record, dict) or record.get("label") not in ("Compute", "Bandwidth"):
-            raise LassiError(f"{path}:{number}: needs a 'kernel' and a 'label' Compute|Bandwidth")
-        records[str(record.get("kernel"))] = record
-    return records

@@ -54,9 +54,12 @@ dd { margin-bottom: 0.6em; }
 """
 
 
-def render_html(report: Report, figures: Sequence[RenderedFigure]) -> str:
+def render_html(
+    report: Report, figures: Sequence[RenderedFigure], roofline_path: str | None = None
+) -> str:
     """The whole page as a string (UTF-8 when written): header, warnings, headline and per-app
-    tables, the figures, how the numbers were obtained, and the campaign's configs and
+    tables, the figures, the roofline section (of `roofline_path` when given, else of the file
+    beside the results), how the numbers were obtained, and the campaign's configs and
     environment."""
     title = f"lassi_hpc energy report: {report.campaign}"
     parts = [
@@ -79,7 +82,7 @@ def render_html(report: Report, figures: Sequence[RenderedFigure]) -> str:
         app_table(report),
         "</section>",
         _figures(figures),
-        roofline_section_beside(report.results_path),
+        roofline_section_beside(report.results_path, roofline_path),
         method_section(report),
         provenance_section(report.provenance),
         "</body></html>",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from lassi_hpc.analysis.model import AppSummary, GroupKey, ReportOptions, TrialScore
-from lassi_hpc.store.tables import BaselineRow
+from lassi_hpc.store.tables import BaselineRow, TrialRow
 
 _LISTED = 20  # groups named one by one in a note; the rest are counted
 
@@ -65,6 +66,24 @@ def report_notes(
         listed = [f"{key.label} ({why})" for key, why in sorted(left_out.items())]
         notes.append(f"Left out, no usable baseline: {_listed(listed)}.")
     return tuple(notes)
+
+
+def roofline_notes(trials: Sequence[TrialRow]) -> tuple[str, ...]:
+    """Whether roofline guidance steered the lassi-ee plans, and where the labels came from, so
+    that a guided and an unguided campaign are told apart; nothing for trials stored before
+    guidance existed."""
+    known = [row for row in trials if row.roofline_guidance]
+    if not known:
+        return ()
+    guided = [row for row in known if row.roofline_guidance == "on"]
+    if not guided:
+        return (f"Roofline guidance was off for all {len(known)} trials.",)
+    sources = Counter(row.roofline_label_source or "none" for row in guided)
+    counted = ", ".join(f"{count} {source}" for source, count in sorted(sources.items()))
+    return (
+        f"Roofline guidance was on for {len(guided)} of {len(known)} trials (their labels: "
+        f"{counted}); a trial with no label (none) got the unguided plan prompt.",
+    )
 
 
 def _estimate_notes(baselines: Sequence[BaselineRow], scores: Sequence[TrialScore]) -> list[str]:

@@ -29,7 +29,7 @@ from lassi_hpc.analysis.model import (
     TracePair,
     TrialScore,
 )
-from lassi_hpc.analysis.notes import report_notes
+from lassi_hpc.analysis.notes import report_notes, roofline_notes
 from lassi_hpc.analysis.plots import render_figures
 from lassi_hpc.analysis.reference import SEED_PAPER_REFERENCES
 from lassi_hpc.analysis.scoring import score_trials
@@ -43,6 +43,7 @@ from lassi_hpc.analysis.summaries import (
 )
 from lassi_hpc.errors import StoreError
 from lassi_hpc.records import PowerTrace
+from lassi_hpc.roofline.report_section import check_roofline_file
 from lassi_hpc.store import ResultsReader
 from lassi_hpc.store.provenance import utc_now
 from lassi_hpc.store.tables import BaselineRow
@@ -66,10 +67,14 @@ def run_report(
     out_dir: str | os.PathLike[str],
     options: ReportOptions | None = None,
     progress: Progress | None = None,
+    roofline_path: str | os.PathLike[str] | None = None,
 ) -> ReportFiles:
-    """Read `results_path`, compute its report and write it into `out_dir` (created if needed)."""
+    """Read `results_path`, compute its report and write it into `out_dir` (created if needed).
+    `roofline_path` names the roofline HDF5 file shown (default: roofline.h5 beside the
+    results); a RooflineError naming it, before any work, when it does not exist."""
+    roofline = None if roofline_path is None else str(check_roofline_file(roofline_path))
     report = build_report(results_path, options or ReportOptions(), progress)
-    return write_report(report, Path(out_dir), progress)
+    return write_report(report, Path(out_dir), progress, roofline)
 
 
 def build_report(
@@ -106,13 +111,20 @@ def build_report(
         failures=tuple(stage_failures(candidates, trials)),
         traces=tuple(traces),
         references=SEED_PAPER_REFERENCES,
-        notes=report_notes(baselines.values(), scores, apps, left_out, options),
+        notes=report_notes(baselines.values(), scores, apps, left_out, options)
+        + roofline_notes(trials),
         provenance=provenance,
     )
 
 
-def write_report(report: Report, out_dir: Path, progress: Progress | None = None) -> ReportFiles:
-    """Write `report` as `out_dir/report.html` and `out_dir/tables/*.csv`."""
+def write_report(
+    report: Report,
+    out_dir: Path,
+    progress: Progress | None = None,
+    roofline_path: str | None = None,
+) -> ReportFiles:
+    """Write `report` as `out_dir/report.html` and `out_dir/tables/*.csv`; the page shows the
+    roofline file `roofline_path` when given (render_html)."""
     say = progress or (lambda _message: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     say(f"writing tables to {out_dir / 'tables'}")
@@ -121,7 +133,7 @@ def write_report(report: Report, out_dir: Path, progress: Progress | None = None
     figures = render_figures(report)
     html_path = out_dir / HTML_NAME
     partial = html_path.with_name(f".{HTML_NAME}.partial")
-    partial.write_text(render_html(report, figures), encoding="utf-8")
+    partial.write_text(render_html(report, figures, roofline_path), encoding="utf-8")
     partial.replace(html_path)  # a reader never sees half a page
     return ReportFiles(html=html_path, tables=tuple(tables), report=report)
 

@@ -94,6 +94,9 @@ def load_hecbench_app(
         oracle=oracle,
         run_timeout_s=facts.run_timeout_s if facts is not None else 600.0,
     )
+    if facts is not None and facts.make_args:
+        build = replace(manifest.build, command=(*manifest.build.command, *facts.make_args))
+        manifest = replace(manifest, build=build)
     specs = []
     for name, spec in manifest.variants:
         chosen = editable_files(spec.sources, verification)

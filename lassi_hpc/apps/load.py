@@ -58,6 +58,10 @@ def load_manifest(app_dir: Path) -> AppManifest:
         _check_regex(file, f"oracle.mask[{index}]", pattern)
     _check_regex(file, "oracle.self_check_pass", parsed.oracle.self_check_pass)
     _check_regex(file, "oracle.self_check_fail", parsed.oracle.self_check_fail)
+    if parsed.oracle.empty_output_ok and not parsed.oracle.weak_check:
+        raise ConfigError(
+            file, "oracle.weak_check", "required with empty_output_ok: say why the check is weak"
+        )
     if parsed.oracle.compare != "stdout" and not parsed.oracle.output_files:
         raise ConfigError(file, "oracle.output_files", "required when compare is 'files' or 'both'")
     for name, variant in parsed.variants.items():

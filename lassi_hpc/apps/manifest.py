@@ -45,6 +45,10 @@ class OracleSpec:
     # (file name, "float32" | "float64"): output files that are raw little-endian arrays, compared
     # element by element with the tolerance instead of byte for byte. Names must be in output_files.
     binary_dtypes: tuple[tuple[str, str], ...] = ()
+    # For apps that print nothing but timings: stdout empty after masking is then a match (the
+    # candidate's must be empty too), and only the exit status and the app's own check judge the
+    # run. Always a weak check: say why in `weak_check`.
+    empty_output_ok: bool = False
     # Why this oracle is weaker than it looks ("" = not known to be weak), e.g. a verdict that only
     # tests convergence or an app that prints no verdict. Shown in reports; judges nothing itself.
     weak_check: str = ""

@@ -93,6 +93,8 @@ class RooflineSection:
     """Roofline guidance of lassi-ee plans (docs/campaign.md, "Roofline guidance")."""
 
     guidance: bool = False  # steer the plan prompt by the app's main-kernel class
+    # Ask the generator LLM for the class of each variant's main kernel that no labels file gives.
+    predict: bool = False
     # App name -> labels file written by `lassi-hpc roofline label`, relative to the campaign file.
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -131,6 +133,7 @@ class CampaignConfig:
     app_heldout_args: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     roofline_guidance: bool = False
     roofline_label_files: dict[str, Path] = field(default_factory=dict)  # app -> labels file
+    roofline_predict: bool = False
 
     @property
     def results_file(self) -> Path:
@@ -177,6 +180,7 @@ def load_campaign(path: Path) -> CampaignConfig:
         },
         roofline_guidance=parsed.roofline.guidance,
         roofline_label_files=label_files,
+        roofline_predict=parsed.roofline.predict,
     )
 
 
@@ -184,11 +188,12 @@ def _roofline_label_files(
     file: str, base: Path, roofline: RooflineSection, apps: list[str]
 ) -> dict[str, Path]:
     """App -> resolved labels file; each app must be the campaign's and each file must exist."""
-    if roofline.guidance and not roofline.labels:
+    if roofline.guidance and not roofline.labels and not roofline.predict:
         raise ConfigError(
             file,
             "roofline.labels",
-            'guidance = true needs labels files (app = "file from `lassi-hpc roofline label`")',
+            'guidance = true needs labels files (app = "file from `lassi-hpc roofline label`") '
+            "or predict = true",
         )
     resolved: dict[str, Path] = {}
     for app, name in roofline.labels.items():

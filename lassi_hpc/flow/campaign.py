@@ -28,6 +28,7 @@ from lassi_hpc.flow.baseline import plan_baseline, run_baseline
 from lassi_hpc.flow.campaign_status import STATUS_NAME, StatusFile
 from lassi_hpc.flow.parsl_config import llm_executor_label, parsl_config
 from lassi_hpc.flow.progress import Progress, how_obtained
+from lassi_hpc.flow.roofline_prediction import with_predicted_labels
 from lassi_hpc.flow.run_dirs import parsl_run_dir
 from lassi_hpc.flow.trial_plan import PlannedVariant, plan_variant, skip_reason
 from lassi_hpc.flow.worker_tasks import evaluate_candidate_on_worker
@@ -136,6 +137,10 @@ def run_campaign(
             partitions = {variant.variant_task.partition.name for variant, _ in todo}
             servers = {name: site.llm_servers[name] for name in dict.fromkeys(roles.values())}
             with parsl.load(parsl_config(site, run_dir, partitions, servers)):
+                generator = endpoints["generator"]
+                todo = with_predicted_labels(
+                    campaign, todo, generator, driver.asker(generator.name), progress
+                )
                 records, errors = driver.run(todo)
         progress.message(summarize_trials(records))
         if errors:
@@ -271,7 +276,7 @@ class _TrialDriver:
             # the devices would wait that long for their first candidate (docs/benchmarks.md).
             depth = max(run.replies for run in runs)
             endpoint = self._endpoints[action.role]
-            future = self._asker(endpoint.name)(
+            future = self.asker(endpoint.name)(
                 endpoint,
                 action.request,
                 parsl_resource_specification={"priority": -depth},
@@ -281,7 +286,8 @@ class _TrialDriver:
             future = self._evaluator(run.spec.partition)(_candidate_task(run, action))
         self._pending[future] = (runs, isinstance(action, AskLLM))
 
-    def _asker(self, server: str) -> Any:
+    def asker(self, server: str) -> Any:
+        """The Parsl app that sends a request to `server` on its LLM executor."""
         if server not in self._ask:
             self._ask[server] = parsl.python_app(ask_llm, executors=[llm_executor_label(server)])
         return self._ask[server]

@@ -15,7 +15,7 @@ from lassi_hpc.llm.client import complete
 from lassi_hpc.llm.endpoint import LLMEndpoint
 from lassi_hpc.records import ChatMessage, LLMRequest
 from lassi_hpc.roofline.errors import RooflineError
-from lassi_hpc.roofline.records import Boundedness, LabelledKernel, Prediction
+from lassi_hpc.roofline.records import Boundedness, ExtractedKernel, LabelledKernel, Prediction
 from lassi_hpc.roofline.specs import GpuSpec, balance_points
 
 SCENARIOS = ("profile", "zero-shot", "few-shot")
@@ -53,19 +53,34 @@ def kernel_message(kernel: LabelledKernel, spec: GpuSpec, scenario: str) -> str:
     """The user message for one kernel: name, device, launch, profile (scenario `profile`
     only), then the source."""
     _check_scenario(scenario)
-    parts = [
-        f"Kernel: {kernel.name} ({_LANGUAGE_NAMES.get(kernel.language, kernel.language)})",
-        device_text(spec),
-    ]
-    if kernel.launch_text:
-        parts.append(f"Launch: {kernel.launch_text}")
+    profile = ""
     if scenario == "profile":
         if not kernel.profile_text:
             raise RooflineError(
                 f"kernel {kernel.name!r} has no profile data for the 'profile' scenario"
             )
-        parts.append(f"Profile: {kernel.profile_text}")
-    parts.append(f"Source:\n```\n{kernel.source.rstrip()}\n```")
+        profile = kernel.profile_text
+    return _message(
+        kernel.name, kernel.language, device_text(spec), kernel.launch_text, profile, kernel.source
+    )
+
+
+def unlabelled_messages(kernel: ExtractedKernel, device: str) -> tuple[ChatMessage, ...]:
+    """The zero-shot messages for a kernel whose class nobody measured: the system prompt, then
+    the kernel's name, `device` (a line such as device_text's) and its source."""
+    return (
+        ChatMessage("system", SYSTEM_PROMPT),
+        ChatMessage("user", _message(kernel.name, kernel.language, device, "", "", kernel.source)),
+    )
+
+
+def _message(name: str, language: str, device: str, launch: str, profile: str, source: str) -> str:
+    parts = [f"Kernel: {name} ({_LANGUAGE_NAMES.get(language, language)})", device]
+    if launch:
+        parts.append(f"Launch: {launch}")
+    if profile:
+        parts.append(f"Profile: {profile}")
+    parts.append(f"Source:\n```\n{source.rstrip()}\n```")
     parts.append("Is this kernel compute-bound or bandwidth-bound? Answer Compute or Bandwidth.")
     return "\n".join(parts)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lassi_hpc.analysis.html_format import (
 )
 from lassi_hpc.analysis.plots_canvas import figure_png, new_figure
 from lassi_hpc.errors import LassiError
+from lassi_hpc.roofline.errors import RooflineError
 from lassi_hpc.roofline.evaluate import PREDICTED_COLUMNS, ClassificationScores, score_predictions
 from lassi_hpc.roofline.records import BOUNDEDNESS
 from lassi_hpc.roofline.variant_records import RooflineContents
@@ -30,12 +32,16 @@ from lassi_hpc.store.roofline_codec import ROOFLINE_FILE_NAME, read_roofline
 SECTION_ID = "roofline"
 
 
-def roofline_section_beside(results_path: str) -> str:
-    """The section for the roofline file beside a campaign's results file; "" when there is
-    none. A file that cannot be read gives a section saying why, never a failed report."""
-    path = Path(results_path).parent / ROOFLINE_FILE_NAME
-    if not path.is_file():
-        return ""
+def roofline_section_beside(results_path: str, roofline_path: str | None = None) -> str:
+    """The section for `roofline_path` when given, else for the roofline file beside a
+    campaign's results file ("" when there is none). A file that cannot be read gives a section
+    saying why, never a failed report; a given file that does not exist is a RooflineError."""
+    if roofline_path is not None:
+        path = check_roofline_file(roofline_path)
+    else:
+        path = Path(results_path).parent / ROOFLINE_FILE_NAME
+        if not path.is_file():
+            return ""
     try:
         contents = read_roofline(path)
     except LassiError as error:
@@ -44,6 +50,14 @@ def roofline_section_beside(results_path: str) -> str:
             f'<p class="warning">Cannot read {text(path)}: {text(error)}</p></section>'
         )
     return roofline_section(contents)
+
+
+def check_roofline_file(roofline_path: str | os.PathLike[str]) -> Path:
+    """`roofline_path` as a Path; RooflineError naming it when it is not a file."""
+    path = Path(roofline_path)
+    if not path.is_file():
+        raise RooflineError(f"roofline file {path} does not exist (or is not a file)")
+    return path
 
 
 def roofline_section(contents: RooflineContents) -> str:

@@ -315,15 +315,21 @@ def compare_text(
     mask: Sequence[str],
     label: str = "stdout",
     roles: Roles = Roles(),
+    empty_ok: bool = False,
 ) -> Comparison:
     """Compare two texts line by line (order matters) under `tolerance`, after masking.
 
     `label` names the stream in reasons ("stdout", "file 'out.txt'"). The first mismatch is reported
     with its line number after masking, the line number in the original text, both values and the
-    tolerance.
+    tolerance. An empty reference (after masking) fails, unless `empty_ok` and the candidate's is
+    empty too.
     """
     ref_lines = keep_lines(reference, mask)
     cand_lines = keep_lines(candidate, mask)
+    if not ref_lines.raw and empty_ok:
+        if not cand_lines.raw:
+            return Comparison(True, "", 0)
+        return Comparison(False, _line_count_reason(ref_lines, cand_lines, label, roles), 0)
     if not ref_lines.raw:
         reason = f"{roles.reference} output is empty: {label} has no lines after masking"
         return Comparison(False, reason, 0, empty_reference=True)

@@ -4,29 +4,26 @@ A campaign names, per app, a labels file written by `lassi-hpc roofline label` (
 kernel a line: "kernel", "label" Compute|Bandwidth, and "profile" with the invocation's
 "duration_s"). The app's main kernel is the one with the longest profiled duration (the first
 listed when no durations are known); its class becomes the label the plan prompt is steered by.
-An app without a labels file gets no label (source "none"). Predicting a missing label with an
-LLM is not done here (docs/campaign.md).
+An app without a labels file gets no label (source "none") here; with `[roofline] predict`, the
+driver then asks the generator LLM for one per variant (stages/roofline_prediction.py).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from lassi_hpc.errors import LassiError
-from lassi_hpc.roofline.records import BOUNDEDNESS
+from lassi_hpc.roofline.labels_file import LabelRecord, LabelsFileError, read_label_lines
 
 # The labels file says "Compute"/"Bandwidth"; the prompts say what that means.
 PROMPT_LABELS = {"Compute": "compute-bound", "Bandwidth": "bandwidth-bound"}
 LABEL_SOURCES = ("measured", "predicted", "none")
 
 
-class RooflineGuidanceError(LassiError):
-    """A labels file cannot be used; the message names the file and line."""
+# A labels file that cannot be used; the message names the file and line.
+RooflineGuidanceError = LabelsFileError
 
 
 @dataclass(frozen=True)
@@ -35,22 +32,33 @@ class AppRooflineLabel:
 
     `label` is "compute-bound", "bandwidth-bound" or "" (none known); `source` is "measured"
     (from a profile), "predicted" (by an LLM) or "none"; `kernel` names the main kernel and
-    `labels_file` the file it came from ("" when none).
+    `labels_file` the file it came from ("" when none). A prediction was asked for when
+    `prediction` is not "": it holds the answer's last line (trimmed), and `reason` says why a
+    prediction gave no label ("" otherwise).
     """
 
     label: str = ""
     source: str = "none"
     kernel: str = ""
     labels_file: str = ""
+    prediction: str = ""
+    reason: str = ""
 
     def as_pairs(self, guidance: bool) -> tuple[tuple[str, str], ...]:
-        """The (key, value) pairs stored with each trial (TrialRecord.extra)."""
-        return (
+        """The (key, value) pairs stored with each trial (TrialRecord.extra); the prediction's
+        pairs only when one was asked for, so trials without one store what they always did."""
+        pairs: tuple[tuple[str, str], ...] = (
             ("roofline_guidance", "on" if guidance else "off"),
             ("roofline_label", self.label),
             ("roofline_label_source", self.source),
             ("roofline_kernel", self.kernel),
         )
+        if self.prediction or self.reason:
+            pairs += (
+                ("roofline_prediction", self.prediction),
+                ("roofline_prediction_reason", self.reason),
+            )
+        return pairs
 
 
 @dataclass(frozen=True)
@@ -67,50 +75,23 @@ def read_labels_file(path: Path) -> tuple[LabelledKernelLine, ...]:
     """The kernels of a labels file written by `lassi-hpc roofline label`, in file order.
 
     RooflineGuidanceError naming the file (and line) for an unreadable file, a line that is not
-    a JSON object with a "kernel" text and a "label" Compute|Bandwidth, or a bad duration.
+    a JSON object with a "kernel" text and a "label" Compute|Bandwidth (roofline/labels_file.py),
+    or a bad duration.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise RooflineGuidanceError(f"cannot read labels file {path}: {error.strerror}") from None
-    kernels: list[LabelledKernelLine] = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            kernels.append(_kernel_line(_json_object(line, f"{path}:{number}"), f"{path}:{number}"))
-    return tuple(kernels)
+    return tuple(_kernel_line(line) for line in read_label_lines(path))
 
 
-def _json_object(line: str, where: str) -> dict[str, Any]:
-    """One JSONL line as an object; RooflineGuidanceError naming `where` otherwise."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise RooflineGuidanceError(f"{where}: not JSON: {error}") from None
-    if not isinstance(record, dict):
-        raise RooflineGuidanceError(f"{where}: must be a JSON object, got {type(record).__name__}")
-    return record
-
-
-def _kernel_line(record: dict[str, Any], where: str) -> LabelledKernelLine:
-    kernel = record.get("kernel")
-    label = record.get("label")
-    if not isinstance(kernel, str) or not kernel:
-        raise RooflineGuidanceError(f"{where}: needs a 'kernel' name (text)")
-    if label not in BOUNDEDNESS:
-        raise RooflineGuidanceError(
-            f"{where}: kernel {kernel!r}: 'label' is {label!r}; must be one of: "
-            + ", ".join(BOUNDEDNESS)
-        )
-    profile = record.get("profile")
+def _kernel_line(line: LabelRecord) -> LabelledKernelLine:
+    profile = line.record.get("profile")
     duration = profile.get("duration_s") if isinstance(profile, dict) else None
     if duration is None:
-        return LabelledKernelLine(kernel, str(label), math.nan)
+        return LabelledKernelLine(line.kernel, line.label, math.nan)
     if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
         raise RooflineGuidanceError(
-            f"{where}: kernel {kernel!r}: profile.duration_s is {duration!r}; must be a "
-            "number of seconds, 0 or more"
+            f"{line.where}: kernel {line.kernel!r}: profile.duration_s is {duration!r}; must be "
+            "a number of seconds, 0 or more"
         )
-    return LabelledKernelLine(kernel, str(label), float(duration))
+    return LabelledKernelLine(line.kernel, line.label, float(duration))
 
 
 def main_kernel(kernels: tuple[LabelledKernelLine, ...]) -> LabelledKernelLine | None:

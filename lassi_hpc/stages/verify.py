@@ -184,6 +184,7 @@ def compare_each_output(
                     oracle.mask,
                     "stdout",
                     roles,
+                    empty_ok=oracle.empty_output_ok,
                 ),
             )
         )

@@ -58,7 +58,9 @@ class TrialRow:
     `best_is_estimate` (or `rescore_is_estimate`) is True the energy comes from a model, not a
     meter, and must be labelled as an estimate wherever shown. `rescore_*` is the independent
     second measurement (NaN when none); `judge` the trial's JudgeDecision value ("" when no judge
-    ran). Times are host seconds since the epoch.
+    ran). Times are host seconds since the epoch. `roofline_guidance` ("on"/"off"),
+    `roofline_label` and `roofline_label_source` are as stored in the trial's `extra`; "" for a
+    trial stored before roofline guidance existed.
     """
 
     app: str
@@ -102,6 +104,9 @@ class TrialRow:
     judge: str
     started_at_s: float
     ended_at_s: float
+    roofline_guidance: str = ""
+    roofline_label: str = ""  # "compute-bound", "bandwidth-bound" or ""
+    roofline_label_source: str = ""  # "measured", "predicted", "none" or ""
 
 
 @dataclass(frozen=True)

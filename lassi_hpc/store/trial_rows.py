@@ -34,6 +34,8 @@ _STATUS_COLUMNS = {
 }
 
 _TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(TrialRow))
+# TrialRow fields added after summaries were first stored: a summary without them is still used.
+_ADDED_TRIAL_FIELDS = frozenset({"roofline_guidance", "roofline_label", "roofline_label_source"})
 _CANDIDATE_FIELDS = tuple(f.name for f in dataclasses.fields(CandidateRow))
 # CandidateRow fields that the summary stores once per trial, not per candidate.
 _SHARED_FIELDS = ("app", "variant", "strategy", "trial")
@@ -55,6 +57,7 @@ def trial_row(record: TrialRecord) -> TrialRow:
     best = _best_step(record)
     measured = None if best is None or best.evaluation is None else best.evaluation.measurement
     rescore = record.rescore
+    extra = dict(record.extra)
     return TrialRow(
         app=record.app,
         variant=record.variant,
@@ -97,6 +100,9 @@ def trial_row(record: TrialRecord) -> TrialRow:
         judge="" if record.judge is None else record.judge.decision.value,
         started_at_s=record.started_at_s,
         ended_at_s=record.ended_at_s,
+        roofline_guidance=extra.get("roofline_guidance", ""),
+        roofline_label=extra.get("roofline_label", ""),
+        roofline_label_source=extra.get("roofline_label_source", ""),
     )
 
 
@@ -184,9 +190,9 @@ def rows_from_summary(text: str) -> tuple[TrialRow, list[CandidateRow]] | None:
         summary = json.loads(text)
         trial = summary["trial"]
         fields = summary["candidate_fields"]
-        if tuple(trial) != _TRIAL_FIELDS or tuple(fields) != _PER_CANDIDATE_FIELDS:
+        if not _known_trial_fields(tuple(trial)) or tuple(fields) != _PER_CANDIDATE_FIELDS:
             return None
-        row = TrialRow(**{name: _restore(TrialRow, name, trial[name]) for name in _TRIAL_FIELDS})
+        row = TrialRow(**{name: _restore(TrialRow, name, trial[name]) for name in trial})
         shared = {name: getattr(row, name) for name in _SHARED_FIELDS}
         candidates = [
             CandidateRow(
@@ -201,6 +207,14 @@ def rows_from_summary(text: str) -> tuple[TrialRow, list[CandidateRow]] | None:
     except (ValueError, KeyError, TypeError):
         return None
     return row, candidates
+
+
+def _known_trial_fields(names: tuple[str, ...]) -> bool:
+    """Whether a stored summary has this version's TrialRow fields, in order, or lacks only
+    fields added later with a default (TrialRow then fills the default)."""
+    missing = set(_TRIAL_FIELDS) - set(names)
+    present = tuple(name for name in _TRIAL_FIELDS if name in names)
+    return names == present and missing <= _ADDED_TRIAL_FIELDS
 
 
 _FLOAT_FIELDS = {

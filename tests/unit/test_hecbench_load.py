@@ -144,3 +144,16 @@ def test_hecbench_only_keys_are_refused_for_the_examples_suite(tmp_path: Path) -
     path.write_text('[campaign]\nname = "x"\n\n[[apps]]\nname = "stencil2d"\nargs = ["1"]\n')
     with pytest.raises(ConfigError, match=r"apps\[0\]\.args: allowed only with suite"):
         load_campaign(path)
+
+
+def test_bsearch_is_built_with_its_own_check_and_judged_by_it(tmp_path: Path) -> None:
+    # A stand-in of our own for src/bsearch-cuda: only the layout matters here.
+    app_dir = tmp_path / "src" / "bsearch-cuda"
+    app_dir.mkdir(parents=True)
+    (app_dir / "Makefile").write_text("run: main\n\t./main 8 1\n")
+    (app_dir / "main.cu").write_text("int main() { return 0; }\n")
+    manifest = load_hecbench_app(tmp_path, "bsearch", ["cuda"])
+    assert manifest.build.command == ("make", "VERIFY=yes")
+    assert manifest.oracle.empty_output_ok
+    assert manifest.oracle.self_check_fail == "incorrect result"
+    assert "verify()" in manifest.oracle.weak_check

@@ -73,6 +73,7 @@ def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
         ("mask = ['(?i)\\btime\\b']", "mask = ['(unclosed']", "oracle.mask[0]"),
         ('language = "omp"', 'language = "sycl"', "variants.omp.language"),
         ("[run]", "[runn]", "did you mean 'run'"),
+        ('compare = "both"', 'compare = "both"\nempty_output_ok = true', "oracle.weak_check"),
     ],
 )
 def test_broken_manifests(tmp_path: Path, old: str, new: str, fragment: str) -> None:

@@ -106,6 +106,15 @@ def test_guidance_is_off_and_labels_empty_by_default(tmp_path: Path) -> None:
     campaign = load_campaign(campaign_file(tmp_path, ""))
     assert campaign.roofline_guidance is False
     assert campaign.roofline_label_files == {}
+    assert campaign.roofline_predict is False
+
+
+def test_guidance_may_rely_on_predicted_labels_alone(tmp_path: Path) -> None:
+    campaign = load_campaign(
+        campaign_file(tmp_path, "[roofline]\nguidance = true\npredict = true\n")
+    )
+    assert (campaign.roofline_guidance, campaign.roofline_predict) == (True, True)
+    assert campaign.roofline_label_files == {}
 
 
 def test_roofline_section_resolves_label_files_next_to_the_campaign(tmp_path: Path) -> None:

@@ -570,6 +570,9 @@ def test_trial_rows_sum_the_steps(tmp_path: Path) -> None:
         "judge": "",
         "started_at_s": T0 + 200.0,
         "ended_at_s": T0 + 900.0,
+        "roofline_guidance": "",
+        "roofline_label": "",
+        "roofline_label_source": "",
     }
 
 

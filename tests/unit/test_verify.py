@@ -234,6 +234,21 @@ def test_empty_reference_is_an_error(reference: str) -> None:
     assert "reference output is empty" in verdict.reason
 
 
+def test_an_app_that_prints_only_timings_is_judged_by_its_own_check_when_allowed() -> None:
+    oracle = OracleSpec(
+        empty_output_ok=True, self_check_fail="incorrect result", weak_check="timings only"
+    )
+    timings = "Average kernel execution time (bs1) 0.5 (s)\n"
+    assert verify_run(
+        make_run(timings), make_run("Average kernel execution time (bs1) 0.1 (s)\n"), oracle
+    ).ok
+    wrong = verify_run(make_run(timings), make_run(timings + "bs: incorrect result:\n"), oracle)
+    assert not wrong.ok and "incorrect result" in wrong.reason
+    # Nothing to compare means nothing may be added either.
+    extra = verify_run(make_run(timings), make_run(timings + "sum = 3\n"), oracle)
+    assert not extra.ok and "sum = 3" in extra.reason
+
+
 def test_large_output_compares() -> None:
     rng = np.random.default_rng(7)
     values = rng.standard_normal(120_000)
