@@ -54,8 +54,8 @@ def ncu_command(
 
 def kernel_base_name(printed: str) -> str:
     """The function name in a kernel name as a profiler prints it: "void ns::k<float>(float*,
-    int)" and "k(float*) [clone .kd]" give "k"."""
-    name = printed.strip()
+    int)", "k(float*) [clone .kd]" and "k.kd" (rocprof, code-object symbol) give "k"."""
+    name = printed.strip().removesuffix(".kd")
     depth = 0
     for index, char in enumerate(name):
         if char in "<(":
@@ -158,12 +158,17 @@ def _profiles(launches: list[_Launch], source: str) -> list[KernelProfile]:
                 dp_ops=round(dp),
                 int_ops=round(_metric(metrics, INT_METRIC, where)),
                 dram_bytes=round(_metric(metrics, DRAM_METRIC, where)),
-                device=device_name or f"device {ids['Device']}",
+                device=device_name or _device_label(ids["Device"]),
                 block_size=ids["Block Size"],
                 grid_size=ids["Grid Size"],
             )
         )
     return profiles
+
+
+def _device_label(index: str) -> str:
+    # ncu before 2023 printed no "Device" column ("Kernel Time" in its place)
+    return f"device {index}" if index.strip() else "unknown device"
 
 
 def _launch_id(text: str, source: str) -> int:

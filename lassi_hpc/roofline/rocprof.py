@@ -1,5 +1,6 @@
 """rocprof (ROCm's profiler, v1 interface, also accepted by rocprofv2): the counter input file,
-the command, and the parser of its results CSV.
+the command, and the parser of its results CSV (which also reads rocprofv3's
+counter_collection.csv).
 
 Counters are per wavefront: a VALU instruction counts once for a whole wave whatever the number
 of active lanes. Thread-level operations are therefore estimated as count x wave size, an upper
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from lassi_hpc.roofline.errors import RooflineError
 from lassi_hpc.roofline.ncu import kernel_base_name
 from lassi_hpc.roofline.records import KernelProfile
-from lassi_hpc.roofline.tool_csv import csv_rows_from, scaled_number
+from lassi_hpc.roofline.tool_csv import csv_rows_from, has_csv_table, scaled_number
 
 SP_COUNTERS = {"SQ_INSTS_VALU_ADD_F32": 1, "SQ_INSTS_VALU_MUL_F32": 1, "SQ_INSTS_VALU_FMA_F32": 2}
 DP_COUNTERS = {"SQ_INSTS_VALU_ADD_F64": 1, "SQ_INSTS_VALU_MUL_F64": 1, "SQ_INSTS_VALU_FMA_F64": 2}
@@ -46,49 +47,113 @@ def rocprof_command(binary: str, args: Sequence[str], rocprof: str = "rocprof") 
 def parse_rocprof_csv(
     text: str, device: str, source: str = "rocprof results", default_wave_size: int = 64
 ) -> list[KernelProfile]:
-    """Every dispatch in rocprof's results CSV, in dispatch (Index) order.
+    """Every dispatch in rocprof's results CSV, in dispatch order.
 
-    Durations are EndNs - BeginNs; operations are counters x the row's `wave_size` (or
-    `default_wave_size`: 64 on CDNA GPUs), FMA counting 2; DRAM bytes are (FETCH_SIZE +
-    WRITE_SIZE) x 1024. `device` names the GPU (the CSV has only an index).
+    Reads rocprof v1's results file (one row per dispatch, `Index` first) and rocprofv3's
+    counter_collection.csv (one row per dispatch and counter, `Correlation_Id` first, counters
+    in `Counter_Name` / `Counter_Value`). Durations are EndNs - BeginNs (v3: End_Timestamp -
+    Start_Timestamp), in ns; operations are counters x the row's `wave_size` (or
+    `default_wave_size`: 64 on CDNA GPUs; v3 never prints it), FMA counting 2; DRAM bytes are
+    (FETCH_SIZE + WRITE_SIZE) x 1024. `device` names the GPU (the CSV has only an index).
     """
-    rows = csv_rows_from(text, "Index")
-    header = rows[0]
+    if has_csv_table(text, _V3_FIRST_COLUMN):
+        dispatches = _v3_dispatches(csv_rows_from(text, _V3_FIRST_COLUMN), source)
+    else:
+        dispatches = _v1_dispatches(csv_rows_from(text, "Index"), source)
     profiles: list[KernelProfile] = []
     seen: dict[str, int] = {}
-    body = [(number, row) for number, row in enumerate(rows[1:], start=2) if row]
-    for line_number, row in sorted(body, key=lambda item: _index(item[1][0], source)):
+    for columns in sorted(dispatches, key=lambda row: _index(row["Index"], source)):
+        profile = _profile(columns, device, source, default_wave_size, seen)
+        profiles.append(profile)
+    return profiles
+
+
+_V3_FIRST_COLUMN = "Correlation_Id"
+# rocprofv3 column -> the rocprof v1 column of the same meaning
+_V3_TO_V1 = {
+    "Dispatch_Id": "Index",
+    "Kernel_Name": "KernelName",
+    "Grid_Size": "grd",
+    "Workgroup_Size": "wgr",
+    "Start_Timestamp": "BeginNs",
+    "End_Timestamp": "EndNs",
+}
+
+
+def _v1_dispatches(rows: list[list[str]], source: str) -> list[dict[str, str]]:
+    header = rows[0]
+    dispatches: list[dict[str, str]] = []
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue  # rocprof writes a blank line under the header
         if len(row) != len(header):
             raise RooflineError(
                 f"{source}: CSV line {line_number} has {len(row)} fields, the header {len(header)}"
             )
-        columns = dict(zip(header, row, strict=True))
-        kernel = kernel_base_name(columns.get("KernelName", ""))
-        where = f"{source}: dispatch {columns['Index']} ({kernel})"
+        dispatches.append(dict(zip(header, row, strict=True)))
+    return dispatches
 
-        def number(name: str, where: str = where, columns: dict[str, str] = columns) -> float:
-            if name not in columns:
-                raise RooflineError(f"{where}: column {name} is missing (was it collected?)")
-            return scaled_number(columns[name], "", f"{where}: {name}")
 
-        wave = columns.get("wave_size", "").strip()
-        lanes = int(number("wave_size")) if wave else default_wave_size
-        seen[kernel] = seen.get(kernel, 0) + 1
-        profiles.append(
-            KernelProfile(
-                kernel=kernel,
-                invocation=seen[kernel],
-                duration_s=(number("EndNs") - number("BeginNs")) * 1e-9,
-                sp_ops=round(lanes * sum(w * number(c) for c, w in SP_COUNTERS.items())),
-                dp_ops=round(lanes * sum(w * number(c) for c, w in DP_COUNTERS.items())),
-                int_ops=round(lanes * sum(number(c) for c in INT_COUNTERS)),
-                dram_bytes=round(_KIB * sum(number(c) for c in TRAFFIC_COUNTERS)),
-                device=device,
-                block_size=columns.get("wgr", ""),
-                grid_size=columns.get("grd", ""),
+def _v3_dispatches(rows: list[list[str]], source: str) -> list[dict[str, str]]:
+    header = rows[0]
+    for needed in ("Dispatch_Id", "Counter_Name", "Counter_Value"):
+        if needed not in header:
+            raise RooflineError(f"{source}: rocprofv3 CSV has no {needed} column")
+    by_dispatch: dict[str, dict[str, str]] = {}
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise RooflineError(
+                f"{source}: CSV line {line_number} has {len(row)} fields, the header {len(header)}"
             )
+        fields = dict(zip(header, row, strict=True))
+        dispatch = by_dispatch.setdefault(
+            fields["Dispatch_Id"],
+            {v1: fields.get(v3, "") for v3, v1 in _V3_TO_V1.items()},
         )
-    return profiles
+        counter = fields["Counter_Name"]
+        if counter in dispatch:
+            # each profiling pass reruns the program and numbers dispatches from 1 again
+            raise RooflineError(
+                f"{source}: CSV line {line_number}: counter {counter} appears twice for "
+                f"dispatch {fields['Dispatch_Id']} (several passes in one file? parse each "
+                "pass's counter_collection.csv on its own)"
+            )
+        dispatch[counter] = fields["Counter_Value"]
+    return list(by_dispatch.values())
+
+
+def _profile(
+    columns: dict[str, str],
+    device: str,
+    source: str,
+    default_wave_size: int,
+    seen: dict[str, int],
+) -> KernelProfile:
+    kernel = kernel_base_name(columns.get("KernelName", ""))
+    where = f"{source}: dispatch {columns['Index']} ({kernel})"
+
+    def number(name: str) -> float:
+        if name not in columns:
+            raise RooflineError(f"{where}: column {name} is missing (was it collected?)")
+        return scaled_number(columns[name], "", f"{where}: {name}")
+
+    wave = columns.get("wave_size", "").strip()
+    lanes = int(number("wave_size")) if wave else default_wave_size
+    seen[kernel] = seen.get(kernel, 0) + 1
+    return KernelProfile(
+        kernel=kernel,
+        invocation=seen[kernel],
+        duration_s=(number("EndNs") - number("BeginNs")) * 1e-9,
+        sp_ops=round(lanes * sum(w * number(c) for c, w in SP_COUNTERS.items())),
+        dp_ops=round(lanes * sum(w * number(c) for c, w in DP_COUNTERS.items())),
+        int_ops=round(lanes * sum(number(c) for c in INT_COUNTERS)),
+        dram_bytes=round(_KIB * sum(number(c) for c in TRAFFIC_COUNTERS)),
+        device=device,
+        block_size=columns.get("wgr", ""),
+        grid_size=columns.get("grd", ""),
+    )
 
 
 def _index(text: str, source: str) -> int:

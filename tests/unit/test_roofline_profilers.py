@@ -14,6 +14,7 @@ from lassi_hpc.roofline.label import fastest_invocations, label_profile
 from lassi_hpc.roofline.ncu import (
     DRAM_METRIC,
     INT_METRIC,
+    ROOFLINE_METRICS,
     kernel_base_name,
     ncu_command,
     parse_ncu_csv,
@@ -175,3 +176,62 @@ def test_profile_kernels_returns_no_profiles_when_the_profiler_fails(tmp_path: P
     )  # fmt: skip
     assert not run.result.ok
     assert run.profiles == ()
+
+
+# The files below follow the shape of output captured by others in public repositories
+# (tests/data/roofline/README.md names them); the rows in them are our own.
+
+
+def test_ncu_2025_raw_page_with_abbreviated_time_unit_and_no_separators() -> None:
+    profiles = parse_ncu_csv((DATA / "ncu_raw_2025.csv").read_text())
+    assert [(p.kernel, p.invocation) for p in profiles] == [("tiled_gemm", 1), ("tiled_gemm", 2)]
+    assert profiles[0].duration_s == pytest.approx(250_000e-9)  # "ns", not "nsecond"
+    assert profiles[0].sp_ops == 2 * 268_435_456
+    assert profiles[0].dram_bytes == 8_388_608
+    assert profiles[0].grid_size == "(64, 64, 1)"
+
+
+def test_ncu_details_page_of_old_ncu_without_device_column() -> None:
+    # ncu before 2023: "Kernel Time" after "Kernel Name", no Block/Grid Size, Device or CC
+    header = (
+        '"ID","Process ID","Process Name","Host Name","Kernel Name","Kernel Time","Context",'
+        '"Stream","Section Name","Metric Name","Metric Unit","Metric Value"\n'
+    )
+    metrics = [("gpu__time_duration.sum", "usecond", "2.50"), ("dram__bytes.sum", "Kbyte", "4.10")]
+    metrics += [(name, "inst", "0") for name in ROOFLINE_METRICS if name.startswith("smsp__")]
+    rows = "".join(
+        f'"0","77","app","127.0.0.1","k(float*)","2020-Apr-07 17:01:05","1","7",'
+        f'"Command line profiler metrics","{name}","{unit}","{value}"\n'
+        for name, unit, value in metrics
+    )
+    (profile,) = parse_ncu_csv(header + rows)
+    assert (profile.kernel, profile.device, profile.dram_bytes) == ("k", "unknown device", 4100)
+    assert profile.duration_s == pytest.approx(2.5e-6)
+
+
+def test_ncu_metric_reported_na_names_the_metric() -> None:
+    text = (DATA / "ncu_raw_2025.csv").read_text().replace('"8388608"', '"n/a"', 1)
+    with pytest.raises(RooflineError, match=r"launch ID 0 .*dram__bytes\.sum: .*n/a"):
+        parse_ncu_csv(text)
+
+
+def test_rocprofv3_counter_collection_long_format() -> None:
+    text = (DATA / "rocprofv3_counter_collection.csv").read_text()
+    (profile,) = parse_rocprof_csv(text, "MI300X")
+    assert (profile.kernel, profile.invocation) == ("stream_triad", 1)
+    assert profile.dp_ops == 2 * 16_384 * 64
+    assert profile.int_ops == 65_536 * 64
+    assert profile.dram_bytes == (16_384 + 8_192) * 1024
+    assert profile.duration_s == pytest.approx(20e-6)
+    assert (profile.block_size, profile.grid_size) == ("256", "1048576")
+
+
+def test_rocprofv3_two_passes_in_one_file_is_an_error() -> None:
+    text = (DATA / "rocprofv3_counter_collection.csv").read_text()
+    last_row = text.splitlines()[-1]
+    with pytest.raises(RooflineError, match="WRITE_SIZE appears twice for dispatch 1"):
+        parse_rocprof_csv(text + last_row + "\n", "MI300X")
+
+
+def test_rocprof_code_object_symbol_name() -> None:
+    assert kernel_base_name("_occa_weightedNorm2_0.kd") == "_occa_weightedNorm2_0"
