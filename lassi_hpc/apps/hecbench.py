@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from lassi_hpc.apps.hecbench_makefile import INCLUDES_VARIABLE, scan_makefile
 from lassi_hpc.apps.hecbench_table import (
     HECBENCH_APPS,
     VERIFICATION_NAME_PATTERNS,
@@ -143,10 +144,16 @@ def describe_hecbench_app(
 
     `args` defaults to those of the first variant's `make run`. `editable` defaults to every code
     file but the Makefiles; the adapter narrows it to exclude verification code.
+
+    Files of `src/` outside the variant directory that a Makefile names (`../<app>-cuda/x.h`,
+    `-I../<app>-cuda`) become the variant's outside_sources, and the Makefiles' `-I` flags the
+    build command's `HECBENCH_INCLUDES=...` (for toolchains that replace CFLAGS).
     """
     if not variants:
         raise AppError(f"{app}: name at least one variant ({', '.join(LANGUAGES)})")
+    app_root = (suite_root / "src").resolve()
     specs: list[tuple[str, VariantSpec]] = []
+    include_flags: list[str] = []
     for variant in variants:
         if variant not in LANGUAGES:
             raise AppError(f"{app}: variant {variant!r} must be one of {', '.join(LANGUAGES)}")
@@ -158,19 +165,27 @@ def describe_hecbench_app(
         missing = [name for name in chosen if name not in sources]
         if missing:
             raise AppError(f"{app}-{variant}: editable files not found: {', '.join(missing)}")
-        specs.append((variant, VariantSpec(variant, directory.name, sources, chosen)))
+        reach = scan_makefile(app_root / directory.name / "Makefile", app_root)
+        include_flags += [flag for flag in reach.include_flags if flag not in include_flags]
+        spec = VariantSpec(variant, directory.name, sources, chosen, reach.outside_sources)
+        specs.append((variant, spec))
     if args is None:
         args = make_run_args(variant_dir(suite_root, app, variants[0]) / "Makefile")
     inputs = [AppInput("default", tuple(args))]
     inputs += [
         AppInput(f"heldout-{i + 1}", tuple(a), hidden=True) for i, a in enumerate(heldout_args)
     ]
+    # One command for every variant: the union of their flags, each relative to its own
+    # variant directory. Only toolchains that replace CFLAGS read the variable.
+    command: tuple[str, ...] = ("make",)
+    if include_flags:
+        command += (f"{INCLUDES_VARIABLE}={' '.join(include_flags)}",)
     return AppManifest(
         name=app,
-        root=str((suite_root / "src").resolve()),
+        root=str(app_root),
         summary=f"HeCBench {app}",
         pattern="",
-        build=BuildSpec(command=("make",), binary="main"),
+        build=BuildSpec(command=command, binary="main"),
         run=RunSpec(timeout_s=run_timeout_s),
         inputs=tuple(inputs),
         oracle=oracle or OracleSpec(),

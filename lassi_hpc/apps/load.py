@@ -140,3 +140,19 @@ def _check_variant(app_dir: Path, file: str, name: str, variant: VariantSpec) ->
             raise ConfigError(
                 file, f"{key}.sources[{index}]", f"file not found: {app_dir / variant.dir / source}"
             )
+    for index, outside in enumerate(variant.outside_sources):
+        # Relative to the app directory, not the variant's: the files a Makefile names as ../x.
+        if Path(outside).is_absolute() or ".." in Path(outside).parts:
+            raise ConfigError(
+                file, f"{key}.outside_sources[{index}]", "must be relative, without '..'"
+            )
+        if not (app_dir / outside).is_file():
+            raise ConfigError(
+                file, f"{key}.outside_sources[{index}]", f"file not found: {app_dir / outside}"
+            )
+        if (app_dir / outside).resolve().is_relative_to((app_dir / variant.dir).resolve()):
+            raise ConfigError(
+                file,
+                f"{key}.outside_sources[{index}]",
+                f"{outside!r} is inside the variant directory {variant.dir!r}: list it in sources",
+            )

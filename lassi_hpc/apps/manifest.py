@@ -56,12 +56,19 @@ class OracleSpec:
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """One language variant of an app: a directory of sources built with `make`."""
+    """One language variant of an app: a directory of sources built with `make`.
+
+    `outside_sources` are files of the app root outside the variant directory that the build
+    reads (a HeCBench omp Makefile's `-I../<app>-cuda` headers), relative to the root, without
+    '..'. They are never editable. With any, the build copies the root's files into scratch and
+    runs in `<copy>/<dir>` (stages/build.py).
+    """
 
     language: Language
     dir: str  # relative to the app directory
     sources: tuple[str, ...]  # every file copied into the scratch build directory
     editable: tuple[str, ...]  # the subset an LLM may change; the rest is hashed and checked
+    outside_sources: tuple[str, ...] = ()  # relative to the app root, e.g. "keogh-cuda/reference.h"
 
 
 @dataclass(frozen=True)

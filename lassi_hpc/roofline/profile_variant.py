@@ -20,7 +20,7 @@ from lassi_hpc.roofline.label import fastest_invocations, label_profile
 from lassi_hpc.roofline.profile_run import ProfilerName, profile_kernels
 from lassi_hpc.roofline.specs import GpuSpec, balance_points
 from lassi_hpc.roofline.variant_records import RooflineStatus, VariantRoofline
-from lassi_hpc.stages.build import build_variant
+from lassi_hpc.stages.build import build_variant, remove_build_copy
 
 # ncu replays every profiled kernel once per metric pass (the roofline set needs several), so a
 # profiled run takes many times the app's own run time.
@@ -63,7 +63,7 @@ def profile_variant(task: RooflineTask) -> VariantRoofline:
         return _after_build(task, build)
     finally:
         if not task.keep_scratch:
-            shutil.rmtree(build.build_dir, ignore_errors=True)
+            remove_build_copy(manifest, build)
 
 
 def _record(

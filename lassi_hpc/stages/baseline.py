@@ -7,7 +7,6 @@ driver can run it through Parsl or call it directly.
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from lassi_hpc.records import (
     StageStatus,
     Verdict,
 )
-from lassi_hpc.stages.build import build_variant
+from lassi_hpc.stages.build import build_variant, remove_build_copy
 from lassi_hpc.stages.mpi_meter import sampler_launcher
 from lassi_hpc.stages.run import run_input
 from lassi_hpc.stages.verify import check_self_consistency, verify_run
@@ -69,7 +68,7 @@ def profile_baseline(task: BaselineTask) -> BaselineRecord:
         return _after_build(task, build, scratch_root)
     finally:
         if not task.keep_scratch:
-            shutil.rmtree(build.build_dir, ignore_errors=True)
+            remove_build_copy(manifest, build)
 
 
 def _record(

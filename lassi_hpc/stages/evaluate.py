@@ -9,7 +9,6 @@ goes into that log, so the LLM never sees the inputs that catch special-casing.
 from __future__ import annotations
 
 import shlex
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +24,7 @@ from lassi_hpc.records import (
     Verdict,
 )
 from lassi_hpc.stages.baseline import BaselineTask, measure_command
-from lassi_hpc.stages.build import build_command, build_variant
+from lassi_hpc.stages.build import build_command, build_variant, remove_build_copy
 from lassi_hpc.stages.run import run_input, shown_run_command
 from lassi_hpc.stages.screen import screen_candidate
 from lassi_hpc.stages.verify import check_output_variety, check_self_consistency, verify_run
@@ -105,7 +104,7 @@ def _evaluate(task: CandidateTask) -> Evaluation:
         return _run_verify_measure(task, so_far, build, scratch_root)
     finally:
         if not job.keep_scratch:
-            shutil.rmtree(build.build_dir, ignore_errors=True)
+            remove_build_copy(manifest, build)
 
 
 def _run_verify_measure(

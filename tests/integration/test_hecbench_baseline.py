@@ -23,7 +23,8 @@ from lassi_hpc.store import ResultsReader
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "tests" / "data" / "hecbench"
 SITE = REPO / "site_configs" / "local-hecbench.toml"
-APPS = ("vecsum", "stencil1d", "histo")
+# envelope-omp reads ../envelope-cuda/reference.h and builds with -I../envelope-cuda.
+APPS = ("vecsum", "stencil1d", "histo", "envelope")
 
 
 def write_configs(tmp_path: Path) -> tuple[Path, Path]:
@@ -92,6 +93,33 @@ def test_the_oracle_passes_the_original_and_fails_a_wrong_output(tmp_path: Path)
     verdict = verify_run(reference, candidate, manifest.oracle)
     assert not verdict.ok
     assert "checksum" in verdict.reason
+
+
+@pytest.mark.slow
+def test_a_variant_that_reads_its_cuda_sibling_builds_and_runs_as_a_candidate(
+    tmp_path: Path,
+) -> None:
+    site = load_site(SITE)
+    toolchain = site.toolchains["gcc-omp"]
+    manifest = load_hecbench_app(SUITE, "envelope", ["omp"], args=["20000", "2"])
+    limits = SandboxSection().limits(120)
+    original = build_variant(manifest, "omp", "gcc-omp", toolchain, tmp_path, limits)
+    assert original.ok, original.command.stderr
+    assert "-I../envelope-cuda" in original.command.stdout  # CFLAGS' $(HECBENCH_INCLUDES)
+    main = (SUITE / "src" / "envelope-omp" / "main.cpp").read_text(encoding="utf-8")
+    candidate_source = main.replace(
+        "for (int r = 0; r < repeat; r++) {", "for (int r = 0; r < 1; r++) {"
+    )
+    assert candidate_source != main
+    candidate = build_variant(
+        manifest, "omp", "gcc-omp", toolchain, tmp_path, limits, {"main.cpp": candidate_source}
+    )
+    assert candidate.ok, candidate.command.stderr
+    assert candidate.sources_sha256 != original.sources_sha256
+    reference = run_input(original, manifest, manifest.default_input, tmp_path, limits)
+    new = run_input(candidate, manifest, manifest.default_input, tmp_path, limits)
+    assert reference.command.stdout.strip().endswith("PASS"), reference.command.stdout
+    assert verify_run(reference, new, manifest.oracle).ok
 
 
 @pytest.mark.slow

@@ -114,7 +114,8 @@ def test_the_laptop_campaign_pointed_at_the_fixture_loads_and_plans(tmp_path: Pa
     histo = tasks[1].manifest
     assert histo.default_input.args == ("4096", "2")
     assert histo.variant("omp").editable == ("main.cpp",)
-    assert tasks[0].toolchain.make_vars["CFLAGS"] == "-std=c++17 -Wall -fopenmp -O3"
+    cflags = "-std=c++17 -Wall -fopenmp -O3 $(HECBENCH_INCLUDES)"
+    assert tasks[0].toolchain.make_vars["CFLAGS"] == cflags
 
 
 @pytest.mark.parametrize("campaign", [LAPTOP, STUDY])

@@ -51,6 +51,9 @@ def test_every_bundled_app_declares_three_variants_and_a_hidden_input() -> None:
             assert set(variant.editable) < set(variant.sources), "the check code must stay fixed"
 
 
+EDITABLE = 'editable = ["kernel.cpp"]'
+
+
 def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
     app = tmp_path / "tiny"
     shutil.copytree(DATA / "tiny", app)
@@ -74,6 +77,9 @@ def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
         ('language = "omp"', 'language = "sycl"', "variants.omp.language"),
         ("[run]", "[runn]", "did you mean 'run'"),
         ('compare = "both"', 'compare = "both"\nempty_output_ok = true', "oracle.weak_check"),
+        (EDITABLE, f'{EDITABLE}\noutside_sources = ["../x.h"]', "outside_sources[0]: must be"),
+        (EDITABLE, f'{EDITABLE}\noutside_sources = ["gone.h"]', "file not found"),
+        (EDITABLE, f'{EDITABLE}\noutside_sources = ["omp/kernel.h"]', "list it in sources"),
     ],
 )
 def test_broken_manifests(tmp_path: Path, old: str, new: str, fragment: str) -> None:
@@ -82,3 +88,13 @@ def test_broken_manifests(tmp_path: Path, old: str, new: str, fragment: str) -> 
         load_manifest(app)
     assert fragment in str(caught.value)
     assert str(app / "app.toml") in str(caught.value)
+
+
+def test_outside_sources_are_files_of_the_app_directory(tmp_path: Path) -> None:
+    app = broken_copy(tmp_path, EDITABLE, f'{EDITABLE}\noutside_sources = ["shared/banner.h"]')
+    (app / "shared").mkdir()
+    (app / "shared" / "banner.h").write_text("// shared by the variants\n")
+    omp = load_manifest(app).variant("omp")
+    assert omp.outside_sources == ("shared/banner.h",)
+    assert "shared/banner.h" not in omp.editable
+    assert load_manifest(DATA / "tiny").variant("omp").outside_sources == ()
