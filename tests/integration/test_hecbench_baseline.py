@@ -142,3 +142,26 @@ def test_a_cuda_fixture_app_compiles_with_the_site_toolchain(tmp_path: Path) -> 
     assert build.ok, build.command.stderr
     assert "ARCH=sm_80" in build.command.argv
     assert "-arch=sm_80" in build.command.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_a_hip_fixture_app_compiles_for_the_offload_arch_in_extra_cflags(tmp_path: Path) -> None:
+    """HeCBench hip Makefiles have no ARCH variable: the site names the GPU in EXTRA_CFLAGS."""
+    if shutil.which("hipcc") is None:
+        if os.environ.get("CI"):
+            pytest.fail("hipcc must be installed in CI")
+        pytest.skip("hipcc not on PATH")
+    site = load_site(SITE)
+    manifest = load_hecbench_app(SUITE, "histo", ["hip"])
+    build = build_variant(
+        manifest,
+        "hip",
+        "hipcc",
+        site.toolchains["hipcc"],
+        tmp_path,
+        SandboxSection(memory_bytes=0).limits(300),
+    )
+    assert build.ok, build.command.stderr
+    assert "EXTRA_CFLAGS=--offload-arch=gfx908" in build.command.argv
+    assert "hipcc --offload-arch=gfx908" in build.command.stdout
