@@ -52,13 +52,21 @@ def editable_sources(task: BaselineTask) -> tuple[SourceFile, ...]:
 
 
 def header_sources(task: BaselineTask) -> tuple[SourceFile, ...]:
+    """The read-only headers a prompt shows: the variant's own, then those it builds with from
+    outside its directory, named as the build directory sees them (`../<dir>/<file>`)."""
     variant = task.manifest.variant(task.variant)
-    root = Path(task.manifest.root) / variant.dir
-    return tuple(
-        SourceFile(name, (root / name).read_text(encoding="utf-8"))
+    app_root = Path(task.manifest.root)
+    own = tuple(
+        SourceFile(name, (app_root / variant.dir / name).read_text(encoding="utf-8"))
         for name in variant.sources
         if name.endswith(_HEADER_SUFFIXES) and name not in variant.editable
     )
+    outside = tuple(
+        SourceFile(f"../{name}", (app_root / name).read_text(encoding="utf-8"))
+        for name in variant.outside_sources
+        if name.endswith(_HEADER_SUFFIXES)
+    )
+    return own + outside
 
 
 def device_description(baseline: BaselineRecord) -> str:

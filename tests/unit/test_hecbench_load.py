@@ -12,6 +12,7 @@ from lassi_hpc.config.campaign import load_campaign
 from lassi_hpc.config.site import load_site
 from lassi_hpc.errors import AppError, ConfigError
 from lassi_hpc.flow.baseline import plan_baseline
+from lassi_hpc.flow.trial_plan import header_sources
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "tests" / "data" / "hecbench"
@@ -158,3 +159,16 @@ def test_bsearch_is_built_with_its_own_check_and_judged_by_it(tmp_path: Path) ->
     assert manifest.oracle.empty_output_ok
     assert manifest.oracle.self_check_fail == "incorrect result"
     assert "verify()" in manifest.oracle.weak_check
+
+
+def test_prompts_show_the_headers_a_variant_builds_with_from_its_sibling(tmp_path: Path) -> None:
+    path = _fixture_campaign(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    head, _, tail = text.partition("[[apps]]")
+    path.write_text(head + '[[apps]]\nname = "envelope"\n\n' + tail[tail.index("[measure]") :])
+    site = load_site(REPO / "site_configs" / "local-hecbench.toml")
+    (task,) = plan_baseline(load_campaign(path), site)
+    shown = {source.name: source.text for source in header_sources(task)}
+    assert set(shown) == {"../envelope-cuda/reference.h", "../envelope-cuda/window.h"}
+    reference = SUITE / "src" / "envelope-cuda" / "reference.h"
+    assert shown["../envelope-cuda/reference.h"] == reference.read_text(encoding="utf-8")
