@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from campaign_faults_support import DOES_NOT_COMPILE, HONEST, REPO, TINY
 
 from lassi_hpc.config import load_campaign, load_site
 from lassi_hpc.flow.campaign import run_campaign
@@ -27,24 +28,6 @@ from lassi_hpc.testing.scripted_llm import Reply, ScriptedLLM, ScriptedRequest
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = REPO / "tests" / "data" / "apps" / "tiny"
-
-HONEST = """```cpp kernel.cpp
-#include "kernel.h"
-
-// Every repetition computed the same sum: compute it once.
-double series_sum(long n, int repeats) {
-  double sum = 0.0;
-  if (repeats <= 0) return 0.0;
-#pragma omp parallel for reduction(+ : sum)
-  for (long i = 0; i < n; i++) sum += 1.0 / ((double)(i + 1) * (double)(i + 1));
-  return sum;
-}
-```
-"""
-
-DOES_NOT_COMPILE = HONEST.replace("double sum = 0.0;", "double sum = 0.0")
 
 # Returns the default input's answer without computing it: right for the default input only.
 HARD_CODED = """```cpp kernel.cpp
