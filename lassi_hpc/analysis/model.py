@@ -76,6 +76,11 @@ class TrialScore:
     scored_on: str
     method: str  # EnergyMethod of the scored measurement, "" when none
     is_estimate: bool
+    # As stored with the trial (store.tables.TrialRow), so that guided and unguided trials can be
+    # told apart in trials.csv; "" for trials stored before roofline guidance existed.
+    roofline_guidance: str = ""
+    roofline_label: str = ""
+    roofline_label_source: str = ""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,9 @@ def score_trial(trial: TrialRow, baseline: BaselineRow, noise_sds: float) -> Tri
             scored_on="",
             method="",
             is_estimate=False,
+            roofline_guidance=trial.roofline_guidance,
+            roofline_label=trial.roofline_label,
+            roofline_label_source=trial.roofline_label_source,
         )
     rescored = math.isfinite(trial.rescore_energy_j_mean)
     if rescored:
@@ -94,6 +97,9 @@ def score_trial(trial: TrialRow, baseline: BaselineRow, noise_sds: float) -> Tri
         scored_on="rescore" if rescored else "selection",
         method=method,
         is_estimate=is_estimate,
+        roofline_guidance=trial.roofline_guidance,
+        roofline_label=trial.roofline_label,
+        roofline_label_source=trial.roofline_label_source,
     )
 
 

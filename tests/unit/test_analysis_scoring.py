@@ -93,3 +93,20 @@ def test_trials_without_a_usable_baseline_are_left_out_with_the_reason() -> None
     assert usable_baseline(dataclasses.replace(BASELINE, energy_j_mean=math.nan)).startswith(
         "baseline energy is nan"
     )
+
+
+def test_scores_carry_the_trials_roofline_guidance_for_the_trials_table() -> None:
+    for plain in (passed_trial(0, 80.0), failed_trial(1)):
+        trial = dataclasses.replace(
+            plain,
+            roofline_guidance="on",
+            roofline_label="bandwidth-bound",
+            roofline_label_source="predicted",
+        )
+        score = score_trial(trial, BASELINE, 1.0)
+        assert (score.roofline_guidance, score.roofline_label, score.roofline_label_source) == (
+            "on",
+            "bandwidth-bound",
+            "predicted",
+        )
+    assert score_trial(failed_trial(2), BASELINE, 1.0).roofline_guidance == ""
