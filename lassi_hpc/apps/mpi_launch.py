@@ -89,16 +89,20 @@ def resolved_launcher(launcher: Sequence[str]) -> tuple[str, ...]:
     return (find_mpi_tool(program) or program, *options)
 
 
-def app_launch_argv(
-    mpi: MpiSpec, argv: Sequence[str], site_launcher: Sequence[str] = ()
-) -> tuple[str, ...]:
-    """`<launcher> <count flags> <argv>`: how an MPI app's binary runs with its ranks."""
+def app_launch_prefix(mpi: MpiSpec, site_launcher: Sequence[str] = ()) -> tuple[str, ...]:
+    """`<launcher> <count flags>` as configured, the program not resolved (what people read)."""
     launcher = chosen_launcher(mpi, site_launcher)
     style = launcher_style(launcher)
     if style is None:
         raise ValueError(launcher_problem(launcher))
-    flags = count_flags(style, mpi.ranks, mpi.nodes)
-    return (*resolved_launcher(launcher), *flags, *argv)
+    return (*launcher, *count_flags(style, mpi.ranks, mpi.nodes))
+
+
+def app_launch_argv(
+    mpi: MpiSpec, argv: Sequence[str], site_launcher: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """`<launcher> <count flags> <argv>`: how an MPI app's binary runs with its ranks."""
+    return (*resolved_launcher(app_launch_prefix(mpi, site_launcher)), *argv)
 
 
 def per_node_launcher(mpi: MpiSpec, site_launcher: Sequence[str] = ()) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from lassi_hpc.roofline.label import fastest_invocations, label_profile
 from lassi_hpc.roofline.profile_run import ProfilerName, profile_kernels
 from lassi_hpc.roofline.specs import GpuSpec, balance_points
 from lassi_hpc.roofline.variant_records import RooflineStatus, VariantRoofline
-from lassi_hpc.stages.build import build_variant, remove_build_copy
+from lassi_hpc.stages.build import scratch_build
 
 # ncu replays every profiled kernel once per metric pass (the roofline set needs several), so a
 # profiled run takes many times the app's own run time.
@@ -48,22 +48,16 @@ class RooflineTask:
 def profile_variant(task: RooflineTask) -> VariantRoofline:
     """Build, then run `tool` on the binary with the app's first (default) input, and label each
     kernel's fastest of its first two launches against `task.gpu`."""
-    manifest = task.manifest
-    scratch_root = Path(task.scratch_dir)
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    build = build_variant(
-        manifest,
+    with scratch_build(
+        task.manifest,
         task.variant,
         task.toolchain_name,
         task.toolchain,
-        scratch_root,
-        task.sandbox.limits(manifest.build.timeout_s),
-    )
-    try:
+        Path(task.scratch_dir),
+        task.sandbox.limits(task.manifest.build.timeout_s),
+        task.keep_scratch,
+    ) as build:
         return _after_build(task, build)
-    finally:
-        if not task.keep_scratch:
-            remove_build_copy(manifest, build)
 
 
 def _record(

@@ -26,7 +26,7 @@ from lassi_hpc.records import (
     StageStatus,
     Verdict,
 )
-from lassi_hpc.stages.build import build_variant, remove_build_copy
+from lassi_hpc.stages.build import scratch_build
 from lassi_hpc.stages.mpi_meter import sampler_launcher
 from lassi_hpc.stages.run import run_input
 from lassi_hpc.stages.verify import check_self_consistency, verify_run
@@ -53,22 +53,17 @@ def profile_baseline(task: BaselineTask) -> BaselineRecord:
     Failures of the app are results (a record with a non-OK status and the reason); only faults of
     the harness itself raise.
     """
-    manifest = task.manifest
     scratch_root = Path(task.scratch_dir)
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    build = build_variant(
-        manifest,
+    with scratch_build(
+        task.manifest,
         task.variant,
         task.toolchain_name,
         task.toolchain,
         scratch_root,
-        task.sandbox.limits(manifest.build.timeout_s),
-    )
-    try:
+        task.sandbox.limits(task.manifest.build.timeout_s),
+        task.keep_scratch,
+    ) as build:
         return _after_build(task, build, scratch_root)
-    finally:
-        if not task.keep_scratch:
-            remove_build_copy(manifest, build)
 
 
 def _record(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 from lassi_hpc.apps.manifest import AppManifest, VariantSpec
@@ -89,6 +90,30 @@ def build_variant(
         binary=manifest.build.binary if ok else "",
         sources_sha256=sources_sha256(contents),
     )
+
+
+@contextlib.contextmanager
+def scratch_build(
+    manifest: AppManifest,
+    variant_name: str,
+    toolchain_name: str,
+    toolchain: Toolchain,
+    scratch_root: Path,
+    limits: SandboxLimits,
+    keep_scratch: bool,
+    replaced_sources: Mapping[str, str] | None = None,
+) -> Iterator[BuildResult]:
+    """build_variant under `scratch_root` (created if missing); its whole scratch copy is removed
+    on leaving, unless `keep_scratch`."""
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    build = build_variant(
+        manifest, variant_name, toolchain_name, toolchain, scratch_root, limits, replaced_sources
+    )
+    try:
+        yield build
+    finally:
+        if not keep_scratch:
+            remove_build_copy(manifest, build)
 
 
 def build_copy_root(build_dir: Path, variant: VariantSpec) -> Path:

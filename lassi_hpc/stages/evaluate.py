@@ -24,7 +24,7 @@ from lassi_hpc.records import (
     Verdict,
 )
 from lassi_hpc.stages.baseline import BaselineTask, measure_command
-from lassi_hpc.stages.build import build_command, build_variant, remove_build_copy
+from lassi_hpc.stages.build import build_command, scratch_build
 from lassi_hpc.stages.run import run_input, shown_run_command
 from lassi_hpc.stages.screen import screen_candidate
 from lassi_hpc.stages.verify import check_output_variety, check_self_consistency, verify_run
@@ -79,18 +79,17 @@ def _evaluate(task: CandidateTask) -> Evaluation:
     if not screen.ok:
         return Evaluation(CandidateStatus.SCREEN_FAILED, screen.reason, screen=screen)
     scratch_root = Path(job.scratch_dir)
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    build = build_variant(
+    with scratch_build(
         manifest,
         job.variant,
         job.toolchain_name,
         job.toolchain,
         scratch_root,
         job.sandbox.limits(manifest.build.timeout_s),
+        job.keep_scratch,
         replaced_sources={f.name: f.text for f in task.files},
-    )
-    so_far = Evaluation(CandidateStatus.PASSED, "", screen=screen, build=build)
-    try:
+    ) as build:
+        so_far = Evaluation(CandidateStatus.PASSED, "", screen=screen, build=build)
         if not build.ok:
             command = build.command
             detail = command.failure_detail or f"binary {manifest.build.binary!r} was not produced"
@@ -102,9 +101,6 @@ def _evaluate(task: CandidateTask) -> Evaluation:
                 log=_trim(command.stderr + command.stdout),
             )
         return _run_verify_measure(task, so_far, build, scratch_root)
-    finally:
-        if not job.keep_scratch:
-            remove_build_copy(manifest, build)
 
 
 def _run_verify_measure(

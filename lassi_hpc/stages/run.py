@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lassi_hpc.apps.manifest import AppInput, AppManifest
 from lassi_hpc.apps.mpi_install import mpi_read_only_paths
-from lassi_hpc.apps.mpi_launch import app_launch_argv, chosen_launcher, count_flags, launcher_style
+from lassi_hpc.apps.mpi_launch import app_launch_argv, app_launch_prefix
 from lassi_hpc.records import BuildResult, OutputFile, RunResult, SandboxLimits
 from lassi_hpc.sandbox import make_scratch_copy, run_sandboxed
 
@@ -70,16 +70,11 @@ def shown_run_command(
 ) -> str:
     """`run_argv` as a person or an LLM reads it: the launcher as configured (not its resolved
     path), and `<held-out arguments>` in place of a hidden input's arguments."""
-    args = ("<held-out arguments>",) if app_input.hidden else app_input.args
-    argv = (f"./{binary}", *args)
-    if manifest.run.mpi is not None:
-        launcher = chosen_launcher(manifest.run.mpi, mpi_launcher)
-        style = launcher_style(launcher)
-        flags = count_flags(style, manifest.run.mpi.ranks, manifest.run.mpi.nodes) if style else ()
-        argv = (*launcher, *flags, *argv)
+    mpi = manifest.run.mpi
+    prefix = app_launch_prefix(mpi, mpi_launcher) if mpi is not None else ()
     if app_input.hidden:
-        return shlex.join(argv[:-1]) + " " + argv[-1]
-    return shlex.join(argv)
+        return shlex.join((*prefix, f"./{binary}")) + " <held-out arguments>"
+    return shlex.join((*prefix, f"./{binary}", *app_input.args))
 
 
 def _read_capped(run_dir: Path, name: str, cap_bytes: int) -> OutputFile:

@@ -63,6 +63,7 @@ def write_campaign(
     retries: int = 1,
     default_args: tuple[str, str] = ("200000", "20"),
     max_iterations: int = 2,
+    name: str = "faults",
 ) -> CampaignFiles:
     """Write campaign.toml, site.toml and a copy of the tiny app under `root`.
 
@@ -82,7 +83,7 @@ def write_campaign(
     campaign.write_text(
         f"""
 [campaign]
-name = "faults"
+name = "{name}"
 suite = "examples"
 suite_path = "suite"
 results_dir = "results"
@@ -123,7 +124,7 @@ workers = 2
 """
     site = root / "site.toml"
     site.write_text(site_text)
-    return CampaignFiles(campaign, site, root / "results" / "faults" / "faults.h5")
+    return CampaignFiles(campaign, site, root / "results" / name / f"{name}.h5")
 
 
 def parsl_processes_under(root: Path) -> list[psutil.Process]:

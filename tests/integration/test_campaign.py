@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from campaign_faults_support import DOES_NOT_COMPILE, HONEST, REPO, TINY
+from campaign_faults_support import DOES_NOT_COMPILE, HONEST, JUDGE_VALID, write_campaign
 
 from lassi_hpc.config import load_campaign, load_site
 from lassi_hpc.flow.campaign import run_campaign
@@ -39,61 +38,18 @@ double series_sum(long n, int repeats) {
 ```
 """
 
-JUDGE_VALID = '{"verdict": "valid", "reason": "the repeated passes were redundant"}'
-
 
 def write_configs(tmp_path: Path, url: str, strategies: str, trials: int) -> tuple[Path, Path]:
-    suite = tmp_path / "suite"
-    shutil.copytree(TINY, suite / "tiny")
     # Enough work per run that the gain dwarfs process start-up, even in a CPU-time estimate.
-    manifest = suite / "tiny" / "app.toml"
-    manifest.write_text(manifest.read_text().replace('["200000", "20"]', '["3000000", "20"]'))
-    campaign = tmp_path / "campaign.toml"
-    campaign.write_text(
-        f"""
-[campaign]
-name = "ctest"
-suite = "examples"
-suite_path = "suite"
-results_dir = "results"
-trials = {trials}
-strategies = {strategies}
-
-[[apps]]
-name = "tiny"
-
-[measure]
-repetitions = 2
-min_window_s = 0.2
-idle_s = 0.0
-max_start_delay_s = 0.0
-
-[llm]
-generator = "scripted"
-max_tokens = 512
-timeout_s = 20
-retries = 1
-
-[refine]
-max_iterations = 2
-patience = 1
-max_fix_attempts = 3
-"""
+    files = write_campaign(
+        tmp_path,
+        url,
+        strategies=strategies,
+        trials=trials,
+        default_args=("3000000", "20"),
+        name="ctest",
     )
-    site_text = (REPO / "site_configs" / "local.toml").read_text()
-    site_text = site_text.replace('scratch_dir = ""', 'scratch_dir = "scratch"')
-    site_text = site_text.replace('energy_backend = "auto"', 'energy_backend = "estimate"')
-    site_text += f"""
-[llm_servers.scripted]
-kind = "external"
-api = "completions"
-url = "{url}"
-model = "scripted-fake"
-workers = 2
-"""
-    site = tmp_path / "site.toml"
-    site.write_text(site_text)
-    return campaign, site
+    return files.campaign, files.site
 
 
 def test_vanilla_trial_walks_every_branch_of_the_loop(tmp_path: Path) -> None:

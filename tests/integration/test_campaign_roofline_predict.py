@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from campaign_faults_support import HONEST
-from test_campaign import JUDGE_VALID, write_configs
+from campaign_faults_support import HONEST, JUDGE_VALID
+from test_campaign import write_configs
 
 from lassi_hpc.config import load_campaign, load_site
 from lassi_hpc.flow.campaign import run_campaign
