@@ -17,6 +17,7 @@ from lassi_hpc.store.encoding import (
     set_text_attr,
     write_json,
 )
+from lassi_hpc.store.h5_direct import new_group
 from lassi_hpc.store.schema import (
     BUILD,
     EXTRA,
@@ -88,11 +89,11 @@ def write_baseline_group(group: Any, record: BaselineRecord, written_utc: str) -
         set_text_attr(group, name, text)
     write_json(group, EXTRA, [list(pair) for pair in record.extra])
     write_json(group, PLACEMENT, [list(pair) for pair in record.placement])
-    write_build(group.create_group(BUILD), record.build)
-    write_runs(group.create_group(RUNS), record.runs)
-    write_verdicts(group.create_group(VERDICTS), record.verdicts)
+    write_build(new_group(group, BUILD), record.build)
+    write_runs(new_group(group, RUNS), record.runs)
+    write_verdicts(new_group(group, VERDICTS), record.verdicts)
     if record.measurement is not None:
-        write_measurement(group.create_group(MEASUREMENT), record.measurement)
+        write_measurement(new_group(group, MEASUREMENT), record.measurement)
 
 
 def read_baseline_group(group: Any) -> BaselineRecord:

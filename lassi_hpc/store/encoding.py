@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lassi_hpc.errors import StoreError
+from lassi_hpc.store.h5_direct import new_dataset, set_attr
 from lassi_hpc.store.schema import ATTR_UNITS
 
 TEXT_DTYPE: Final = h5py.string_dtype(encoding="utf-8")
@@ -69,6 +70,13 @@ def compression(elements: int) -> dict[str, Any]:
     return {"chunks": True, "compression": "gzip", "compression_opts": 4}
 
 
+def _new_dataset(group: Any, name: str, data: npt.NDArray[Any]) -> Any:
+    """Dataset `name` holding `data`: contiguous when small, chunked and compressed when large."""
+    if data.size < COMPRESS_MIN_ELEMENTS:
+        return new_dataset(group, name, data)
+    return group.create_dataset(name, data=data, **compression(data.size))
+
+
 # --------------------------------------------------------------------------------------------------
 # Attributes
 
@@ -84,9 +92,9 @@ def attr(obj: Any, name: str) -> Any:
 def set_text_attr(obj: Any, name: str, text: str) -> None:
     """Store `text` as a UTF-8 string attribute (opaque UTF-8 bytes when it cannot be one)."""
     if is_plain_text(text):
-        obj.attrs.create(name, text, dtype=TEXT_DTYPE)
+        set_attr(obj, name, np.array(text, dtype=TEXT_DTYPE))
     else:
-        obj.attrs.create(name, np.void(_text_as_bytes(text)))
+        set_attr(obj, name, np.void(_text_as_bytes(text)))
 
 
 def _decode_text(value: Any, obj: Any, name: str) -> str:
@@ -111,9 +119,9 @@ def set_text_list_attr(obj: Any, name: str, values: Sequence[str]) -> None:
     \\u escapes, which round-trip unpaired surrogates); readers tell the two apart by shape.
     """
     if all(is_plain_text(value) for value in values):
-        obj.attrs.create(name, np.array(list(values), dtype=TEXT_DTYPE), dtype=TEXT_DTYPE)
+        set_attr(obj, name, np.array(list(values), dtype=TEXT_DTYPE))
     else:
-        obj.attrs.create(name, json.dumps(list(values), ensure_ascii=True), dtype=TEXT_DTYPE)
+        set_attr(obj, name, np.array(json.dumps(list(values), ensure_ascii=True), dtype=TEXT_DTYPE))
 
 
 def get_text_list_attr(obj: Any, name: str) -> tuple[str, ...]:
@@ -183,9 +191,9 @@ def write_text(group: Any, name: str, text: str) -> Any:
     """A scalar UTF-8 string dataset (opaque UTF-8 bytes, `encoding` attribute, when not plain);
     returns the dataset."""
     if is_plain_text(text):
-        return group.create_dataset(name, data=text, dtype=TEXT_DTYPE)
+        return new_dataset(group, name, np.array(text, dtype=TEXT_DTYPE))
     dataset = write_bytes(group, name, _text_as_bytes(text))
-    dataset.attrs.create(ATTR_ENCODING, "utf-8", dtype=TEXT_DTYPE)
+    set_text_attr(dataset, ATTR_ENCODING, "utf-8")
     return dataset
 
 
@@ -227,7 +235,7 @@ def read_pairs(group: Any, name: str) -> tuple[tuple[str, str], ...]:
 def write_bytes(group: Any, name: str, content: bytes) -> Any:
     """A 1-D dataset of opaque bytes (compressed when large); returns the dataset."""
     data = np.frombuffer(content, dtype=OPAQUE_BYTE)
-    return group.create_dataset(name, data=data, **compression(data.size))
+    return _new_dataset(group, name, data)
 
 
 def read_bytes(group: Any, name: str) -> bytes:
@@ -243,8 +251,7 @@ def write_column(
 ) -> None:
     """A 1-D numeric dataset with its `units` attribute (compressed when large)."""
     data: npt.NDArray[Any] = np.asarray(values, dtype=dtype)
-    dataset = group.create_dataset(name, data=data, **compression(data.size))
-    dataset.attrs.create(ATTR_UNITS, units, dtype=TEXT_DTYPE)
+    set_text_attr(_new_dataset(group, name, data), ATTR_UNITS, units)
 
 
 def read_column(group: Any, name: str) -> npt.NDArray[Any]:

@@ -24,6 +24,7 @@ from lassi_hpc.store.encoding import (
     set_text_list_attr,
     write_text,
 )
+from lassi_hpc.store.h5_direct import new_group, set_attr
 from lassi_hpc.store.schema import ATTR_INDEX, CONTENT, ERROR, MESSAGES, TEXT, index_name
 from lassi_hpc.store.stage_codec import (
     DATASET_OVERHEAD_BYTES,
@@ -70,13 +71,13 @@ def write_request(group: Any, request: LLMRequest) -> None:
     `content`) in order."""
     set_text_attr(group, "purpose", request.purpose)
     for name in _REQUEST_INTEGERS:
-        group.attrs[name] = np.int64(getattr(request, name))
-    group.attrs["temperature"] = np.float64(request.temperature)
+        set_attr(group, name, np.int64(getattr(request, name)))
+    set_attr(group, "temperature", np.float64(request.temperature))
     set_text_list_attr(group, "stop", request.stop)
-    messages = group.create_group(MESSAGES)
+    messages = new_group(group, MESSAGES)
     for index, message in enumerate(request.messages):
-        message_group = messages.create_group(index_name(index))
-        message_group.attrs[ATTR_INDEX] = np.int64(index)
+        message_group = new_group(messages, index_name(index))
+        set_attr(message_group, ATTR_INDEX, np.int64(index))
         set_text_attr(message_group, "role", message.role)
         write_text(message_group, CONTENT, message.content)
 
@@ -102,10 +103,10 @@ def write_response(group: Any, response: LLMResponse) -> None:
     for name in ("finish_reason", "model", "endpoint"):
         set_text_attr(group, name, getattr(response, name))
     for name in _RESPONSE_INTEGERS:
-        group.attrs[name] = np.int64(getattr(response, name))
-    group.attrs["latency_s"] = np.float64(response.latency_s)
+        set_attr(group, name, np.int64(getattr(response, name)))
+    set_attr(group, "latency_s", np.float64(response.latency_s))
     # Derived from `error`; lets tables count failed exchanges without reading texts.
-    group.attrs["ok"] = np.bool_(response.ok)
+    set_attr(group, "ok", np.bool_(response.ok))
     write_text(group, TEXT, response.text)
     write_text(group, ERROR, response.error)
 

@@ -6,7 +6,10 @@ import json
 import tomllib
 from typing import Any
 
+import numpy as np
+
 from lassi_hpc.store.encoding import TEXT_DTYPE, read_json, read_text, write_json, write_text
+from lassi_hpc.store.h5_direct import new_group, set_attr
 from lassi_hpc.store.provenance import Provenance
 from lassi_hpc.store.schema import (
     ATTR_INDEX,
@@ -69,8 +72,8 @@ def append_resume(provenance_group: Any, provenance: Provenance) -> str:
     """Record the provenance of a session that resumed the file; returns the new group's path."""
     resumes = provenance_group.require_group(PROVENANCE_RESUMES)
     index = len(resumes)
-    group = resumes.create_group(f"{index:04d}")
-    group.attrs[ATTR_INDEX] = index
+    group = new_group(resumes, f"{index:04d}")
+    set_attr(group, ATTR_INDEX, np.int64(index))
     write_provenance(group, provenance)
     return str(group.name)
 

@@ -55,9 +55,11 @@ from lassi_hpc.store.encoding import (
     write_json,
     write_text,
 )
+from lassi_hpc.store.h5_direct import new_group, set_attr
 from lassi_hpc.store.schema import (
     ATTR_INDEX,
     ATTR_NAME,
+    ATTR_UNITS,
     CONTEXT_DEVICES,
     DEVICES,
     FILES,
@@ -231,9 +233,9 @@ def write_command(group: Any, command: CommandResult) -> None:
     set_text_list_attr(group, "argv", command.argv)
     set_text_attr(group, "cwd", command.cwd)
     if command.returncode is not None:  # absent: the process never exited by itself
-        group.attrs["returncode"] = np.int64(command.returncode)
+        set_attr(group, "returncode", np.int64(command.returncode))
     for name in ("wall_s", "cpu_s", "started_at_s", "ended_at_s"):
-        group.attrs[name] = np.float64(getattr(command, name))
+        set_attr(group, name, np.float64(getattr(command, name)))
     set_text_attr(group, "failure", command.failure.value if command.failure is not None else "")
     set_text_attr(group, "failure_detail", command.failure_detail)
     set_text_attr(group, "isolation", command.isolation)
@@ -245,7 +247,7 @@ def write_build(group: Any, build: BuildResult) -> None:
     """Fill an empty `build` group."""
     for name in ("app", "variant", "toolchain", "build_dir", "binary", "sources_sha256"):
         set_text_attr(group, name, getattr(build, name))
-    group.attrs["ok"] = np.bool_(build.ok)
+    set_attr(group, "ok", np.bool_(build.ok))
     write_command(group, build.command)
 
 
@@ -254,18 +256,18 @@ def write_runs(group: Any, runs: Sequence[RunResult], *, by_index: bool = False)
     ("0000", ...) when `by_index` (where one input may be run more than once)."""
     for index, run in enumerate(runs):
         name = index_name(index) if by_index else escape_name(run.input_name, "input")
-        _write_run(group.create_group(name), run, index)
+        _write_run(new_group(group, name), run, index)
 
 
 def _write_run(group: Any, run: RunResult, index: int) -> None:
-    group.attrs[ATTR_INDEX] = np.int64(index)
+    set_attr(group, ATTR_INDEX, np.int64(index))
     for name in ("app", "variant", "input_name"):
         set_text_attr(group, name, getattr(run, name))
     write_command(group, run.command)
-    files = group.create_group(FILES)
+    files = new_group(group, FILES)
     for file_index, output in enumerate(run.output_files):
         dataset = write_bytes(files, escape_name(output.name, "output file"), output.content)
-        dataset.attrs[ATTR_INDEX] = np.int64(file_index)
+        set_attr(dataset, ATTR_INDEX, np.int64(file_index))
         set_text_attr(dataset, ATTR_NAME, output.name)
 
 
@@ -275,20 +277,20 @@ def write_verdicts(group: Any, verdicts: Sequence[Verdict], *, by_index: bool = 
     as by a candidate's self-consistency check)."""
     for index, verdict in enumerate(verdicts):
         name = index_name(index) if by_index else escape_name(verdict.input_name, "input")
-        _write_verdict(group.create_group(name), verdict, index)
+        _write_verdict(new_group(group, name), verdict, index)
 
 
 def _write_verdict(group: Any, verdict: Verdict, index: int) -> None:
-    group.attrs[ATTR_INDEX] = np.int64(index)
+    set_attr(group, ATTR_INDEX, np.int64(index))
     set_text_attr(group, "input_name", verdict.input_name)
-    group.attrs["ok"] = np.bool_(verdict.ok)
+    set_attr(group, "ok", np.bool_(verdict.ok))
     set_text_attr(group, "reason", verdict.reason)
     if verdict.self_check is None:
         self_check = SELF_CHECK_NONE
     else:
         self_check = SELF_CHECK_PASS if verdict.self_check else SELF_CHECK_FAIL
-    group.attrs["self_check"] = np.int8(self_check)
-    group.attrs["compared_values"] = np.int64(verdict.compared_values)
+    set_attr(group, "self_check", np.int8(self_check))
+    set_attr(group, "compared_values", np.int64(verdict.compared_values))
 
 
 def write_measurement(group: Any, measurement: EnergyMeasurement) -> None:
@@ -296,11 +298,11 @@ def write_measurement(group: Any, measurement: EnergyMeasurement) -> None:
     set_text_attr(group, "method", measurement.method.value)
     set_text_attr(group, "backend", measurement.backend)
     for name in MEASUREMENT_NUMBERS:
-        group.attrs[name] = np.float64(getattr(measurement, name))
+        set_attr(group, name, np.float64(getattr(measurement, name)))
     set_text_list_attr(group, "flags", measurement.flags)
     # Derived from `method`; stored so that a plain-h5py reader cannot miss a modelled figure.
-    group.attrs["is_estimate"] = np.bool_(measurement.is_estimate)
-    group.attrs["sample_period_s"] = np.float64(measurement.sample_period_s)
+    set_attr(group, "is_estimate", np.bool_(measurement.is_estimate))
+    set_attr(group, "sample_period_s", np.float64(measurement.sample_period_s))
     set_text_list_attr(group, "problems", measurement.problems)
     write_json(group, DEVICES, [dataclasses.asdict(device) for device in measurement.devices])
     write_json(
@@ -308,7 +310,7 @@ def write_measurement(group: Any, measurement: EnergyMeasurement) -> None:
         CONTEXT_DEVICES,
         [dataclasses.asdict(device) for device in measurement.context_devices],
     )
-    repetitions = group.create_group(REPETITIONS)
+    repetitions = new_group(group, REPETITIONS)
     for name, units in REPETITION_COLUMNS:
         values = [getattr(repetition, name) for repetition in measurement.repetitions]
         dtype = np.float64 if name in _FLOAT_COLUMNS else np.int64
@@ -318,7 +320,7 @@ def write_measurement(group: Any, measurement: EnergyMeasurement) -> None:
         write_column(repetitions, name, values, np.float64, units)
     for i, repetition in enumerate(measurement.repetitions):
         if repetition.trace is not None:
-            _write_trace(repetitions.create_group(trace_name(i)), repetition.trace)
+            _write_trace(new_group(repetitions, trace_name(i)), repetition.trace)
 
 
 def _write_trace(group: Any, trace: PowerTrace) -> None:
@@ -330,7 +332,7 @@ def _write_trace(group: Any, trace: PowerTrace) -> None:
             len(trace.device_uids), len(trace.time_s)
         )
         dataset = group.create_dataset(TRACE_DEVICE_POWER, data=rows, **compression(rows.size))
-        dataset.attrs["units"] = dict(TRACE_COLUMNS)["power_w"]
+        set_text_attr(dataset, ATTR_UNITS, dict(TRACE_COLUMNS)["power_w"])
 
 
 # --------------------------------------------------------------------------------------------------

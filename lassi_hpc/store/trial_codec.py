@@ -50,6 +50,7 @@ from lassi_hpc.store.exchange_codec import (
     write_request,
     write_response,
 )
+from lassi_hpc.store.h5_direct import new_group, set_attr
 from lassi_hpc.store.schema import (
     ATTR_INDEX,
     ATTR_NAME,
@@ -246,63 +247,63 @@ def write_trial_group(group: Any, record: TrialRecord, written_utc: str) -> None
     set_text_attr(group, "strategy", record.strategy.value)
     set_text_attr(group, "outcome", record.outcome.value)
     set_text_attr(group, "written_utc", written_utc)
-    group.attrs["trial"] = np.int64(record.trial)
-    group.attrs["best_step"] = np.int64(record.best_step)
-    group.attrs["started_at_s"] = np.float64(record.started_at_s)
-    group.attrs["ended_at_s"] = np.float64(record.ended_at_s)
-    steps = group.create_group(STEPS)
+    set_attr(group, "trial", np.int64(record.trial))
+    set_attr(group, "best_step", np.int64(record.best_step))
+    set_attr(group, "started_at_s", np.float64(record.started_at_s))
+    set_attr(group, "ended_at_s", np.float64(record.ended_at_s))
+    steps = new_group(group, STEPS)
     for index, step in enumerate(record.steps):
-        _write_step(steps.create_group(index_name(index)), step, index)
+        _write_step(new_group(steps, index_name(index)), step, index)
     if record.judge is not None:
-        _write_judge(group.create_group(JUDGE), record.judge)
+        _write_judge(new_group(group, JUDGE), record.judge)
     if record.rescore is not None:
-        write_measurement(group.create_group(RESCORE), record.rescore)
+        write_measurement(new_group(group, RESCORE), record.rescore)
     write_text(group, SUMMARY, summary_json(record))
     if record.extra:
         write_json(group, EXTRA, [list(pair) for pair in record.extra])
 
 
 def _write_step(group: Any, step: TrialStep, index: int) -> None:
-    group.attrs[ATTR_INDEX] = np.int64(index)
-    group.attrs["iteration"] = np.int64(step.iteration)
-    group.attrs["attempt"] = np.int64(step.attempt)
+    set_attr(group, ATTR_INDEX, np.int64(index))
+    set_attr(group, "iteration", np.int64(step.iteration))
+    set_attr(group, "attempt", np.int64(step.attempt))
     set_text_attr(group, "purpose", step.purpose)
     set_text_attr(group, "extraction_note", step.extraction_note)
-    write_request(group.create_group(REQUEST), step.request)
-    write_response(group.create_group(RESPONSE), step.response)
-    files = group.create_group(FILES)
+    write_request(new_group(group, REQUEST), step.request)
+    write_response(new_group(group, RESPONSE), step.response)
+    files = new_group(group, FILES)
     for file_index, source in enumerate(step.files):
         dataset = write_text(files, escape_name(source.name, "source file"), source.text)
-        dataset.attrs[ATTR_INDEX] = np.int64(file_index)
+        set_attr(dataset, ATTR_INDEX, np.int64(file_index))
         set_text_attr(dataset, ATTR_NAME, source.name)
     if step.evaluation is not None:
-        _write_evaluation(group.create_group(EVALUATION), step.evaluation)
+        _write_evaluation(new_group(group, EVALUATION), step.evaluation)
     if step.judge is not None:
-        _write_judge(group.create_group(JUDGE), step.judge)
+        _write_judge(new_group(group, JUDGE), step.judge)
 
 
 def _write_evaluation(group: Any, evaluation: Evaluation) -> None:
     set_text_attr(group, "status", evaluation.status.value)
     set_text_attr(group, "reason", evaluation.reason)
     set_text_attr(group, "failed_command", evaluation.failed_command)
-    group.attrs["started_at_s"] = np.float64(evaluation.started_at_s)
-    group.attrs["ended_at_s"] = np.float64(evaluation.ended_at_s)
+    set_attr(group, "started_at_s", np.float64(evaluation.started_at_s))
+    set_attr(group, "ended_at_s", np.float64(evaluation.ended_at_s))
     write_text(group, LOG, evaluation.log)
     if evaluation.placement:
         write_json(group, PLACEMENT, [list(pair) for pair in evaluation.placement])
     if evaluation.screen is not None:
-        screen = group.create_group(SCREEN)
-        screen.attrs["ok"] = np.bool_(evaluation.screen.ok)
+        screen = new_group(group, SCREEN)
+        set_attr(screen, "ok", np.bool_(evaluation.screen.ok))
         set_text_attr(screen, "reason", evaluation.screen.reason)
         set_text_list_attr(screen, "rules_checked", evaluation.screen.rules_checked)
     if evaluation.build is not None:
-        write_build(group.create_group(BUILD), evaluation.build)
+        write_build(new_group(group, BUILD), evaluation.build)
     # A candidate's default input is judged twice (against the original, then against a repeat of
     # itself), so its runs and verdicts are named by position, not by input.
-    write_runs(group.create_group(RUNS), evaluation.runs, by_index=True)
-    write_verdicts(group.create_group(VERDICTS), evaluation.verdicts, by_index=True)
+    write_runs(new_group(group, RUNS), evaluation.runs, by_index=True)
+    write_verdicts(new_group(group, VERDICTS), evaluation.verdicts, by_index=True)
     if evaluation.measurement is not None:
-        write_measurement(group.create_group(MEASUREMENT), evaluation.measurement)
+        write_measurement(new_group(group, MEASUREMENT), evaluation.measurement)
 
 
 def _write_judge(group: Any, judge: JudgeVerdict) -> None:
