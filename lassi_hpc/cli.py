@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
 import shutil
 import signal
 import sys
@@ -314,6 +316,16 @@ def configure_logging(verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe or socket whose reading end was closed (poll reports an error)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     configure_logging(verbose=args.verbose)
@@ -334,6 +346,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise
+        # `lassi-hpc ... | head`: the reader has what it wanted. Point stdout at /dev/null so
+        # that the interpreter's own flush at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     finally:
         if in_main_thread:  # main() may be called by a program that has its own handler
             signal.signal(signal.SIGTERM, previous)

@@ -62,6 +62,9 @@ class Toolchain:
     env: dict[str, str] = field(default_factory=dict)
 
 
+DEFAULT_DRAIN_MAX_S = 600
+
+
 @dataclass(frozen=True)
 class Partition:
     """A pool of identical workers; `workers` tasks run at once (1 = one measurement at a time)."""
@@ -81,6 +84,10 @@ class Partition:
     account: str = ""
     qos: str = ""
     walltime: str = checked("01:00:00", check=slurm_time)  # of one block of workers
+    # Seconds before the walltime at which the block's workers take no new task (Parsl's
+    # drain_period), so that Slurm does not kill a measurement half-way; 0 = never; left out:
+    # a tenth of the walltime, at most DEFAULT_DRAIN_MAX_S.
+    drain_before_walltime_s: int | None = None
     constraint: str = ""
     # GPUs of one node, all requested; one worker per GPU, each pinned to its own.
     gpus_per_node: int = checked(0, check=non_negative)
@@ -98,6 +105,15 @@ class Partition:
         return self.slurm_partition or self.name
 
     @property
+    def drain_period_s(self) -> int | None:
+        """Seconds after a block starts at which its workers drain; None: they never do."""
+        block_s = walltime_s(self.walltime)
+        margin_s = self.drain_before_walltime_s
+        if margin_s is None:
+            margin_s = min(DEFAULT_DRAIN_MAX_S, block_s // 10)
+        return block_s - margin_s if margin_s > 0 else None
+
+    @property
     def workers_per_node(self) -> int:
         """Tasks at once on one node: one per GPU where GPUs are requested, else `workers`."""
         return self.gpus_per_node if self.gpus_per_node > 0 else self.workers
@@ -108,6 +124,7 @@ SLURM_PARTITION_KEYS = (
     "account",
     "qos",
     "walltime",
+    "drain_before_walltime_s",
     "constraint",
     "gpus_per_node",
     "gpu_type",
@@ -314,6 +331,16 @@ def _check_scheduler_keys(file: str, key: str, scheduler: str, partition: Partit
             if getattr(partition, name) != getattr(defaults, name):
                 raise ConfigError(file, f"{key}.{name}", "only for scheduler = 'slurm'")
         return
+    drain_s = partition.drain_before_walltime_s
+    if drain_s is not None and not 0 <= drain_s < walltime_s(partition.walltime):
+        raise ConfigError(
+            file,
+            f"{key}.drain_before_walltime_s",
+            f"must be 0 (never drain) or a number of seconds shorter than the walltime "
+            f"{partition.walltime} ({walltime_s(partition.walltime)} s)",
+            value=drain_s,
+            show_value=True,
+        )
     if partition.device != "cpu" and not partition.compile_only and partition.gpus_per_node < 1:
         raise ConfigError(
             file,

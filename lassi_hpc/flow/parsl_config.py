@@ -168,6 +168,7 @@ def _partition_executor(
         # is told of rather than those Slurm gave the step.
         max_workers_per_node=partition.workers_per_node,
         cores_per_worker=_cores_per_worker(partition.cores_per_node, partition.workers_per_node),
+        drain_period=partition.drain_period_s,
         worker_logdir_root=str(run_dir / "workers"),
         heartbeat_period=_HEARTBEAT_PERIOD_S,
         heartbeat_threshold=_HEARTBEAT_THRESHOLD_S,

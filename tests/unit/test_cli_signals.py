@@ -89,3 +89,20 @@ def _keep_sigterm_handler() -> object:
     previous = signal.getsignal(signal.SIGTERM)
     yield
     signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`lassi-hpc roofline extract ... | head -1`: the output outgrows the pipe, head goes away."""
+    apps = Path(__file__).resolve().parents[2] / "examples" / "apps"
+    sources = sorted(str(p) for p in apps.glob("*/cuda/*.cu")) * 30
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lassi_hpc.cli", "roofline", "extract", *sources],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.readline().startswith(b'{"name": ')
+    child.stdout.close()
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

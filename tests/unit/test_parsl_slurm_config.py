@@ -263,6 +263,33 @@ def test_walltimes_become_whole_minutes_in_hours(
     )
 
 
+@pytest.mark.parametrize(
+    ("walltime", "drain_line", "drain_period"),
+    [
+        ("1-02:00:00", "", 26 * 3600 - 600),  # default: a tenth of the walltime, at most 600 s
+        ("00:30:00", "", 1800 - 180),
+        ("00:00:30", "", 27),
+        ("04:00:00", "drain_before_walltime_s = 900", 4 * 3600 - 900),
+        ("04:00:00", "drain_before_walltime_s = 0", None),
+    ],
+)
+def test_workers_drain_before_the_blocks_walltime(
+    tmp_path: Path, walltime: str, drain_line: str, drain_period: int | None
+) -> None:
+    text = SLURM_SITE.replace('walltime = "1-02:00:00"', f'walltime = "{walltime}"\n{drain_line}')
+    executor = executors_of(write_site(tmp_path, text), tmp_path)["a100"]
+    assert executor.drain_period == drain_period
+
+
+@pytest.mark.parametrize("drain", ["3600", "-5"])
+def test_a_drain_not_inside_the_walltime_names_the_key(tmp_path: Path, drain: str) -> None:
+    text = SLURM_SITE.replace(
+        'walltime = "1-02:00:00"', f'walltime = "01:00:00"\ndrain_before_walltime_s = {drain}'
+    )
+    with pytest.raises(ConfigError, match=r"partitions\[0\]\.drain_before_walltime_s.*3600 s"):
+        write_site(tmp_path, text)
+
+
 def test_llm_server_with_a_slurm_table_runs_in_its_own_block(
     site: SiteConfig, tmp_path: Path
 ) -> None:
