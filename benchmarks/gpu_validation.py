@@ -172,9 +172,9 @@ def change_intervals_ms(times_s: Sequence[float], values: Sequence[float]) -> li
 
 def interval_figures(intervals_ms: Sequence[float]) -> dict[str, Any]:
     if len(intervals_ms) < 2:
-        return {"changes": len(intervals_ms), "median_ms": None, "mean_ms": None}
+        return {"intervals": len(intervals_ms), "median_ms": None, "mean_ms": None}
     return {
-        "changes": len(intervals_ms),
+        "intervals": len(intervals_ms),
         "median_ms": statistics.median(intervals_ms),
         "mean_ms": statistics.fmean(intervals_ms),
         "sd_ms": statistics.stdev(intervals_ms),

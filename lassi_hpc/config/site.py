@@ -331,13 +331,13 @@ def _check_scheduler_keys(file: str, key: str, scheduler: str, partition: Partit
             if getattr(partition, name) != getattr(defaults, name):
                 raise ConfigError(file, f"{key}.{name}", "only for scheduler = 'slurm'")
         return
-    drain_s = partition.drain_before_walltime_s
-    if drain_s is not None and not 0 <= drain_s < walltime_s(partition.walltime):
+    drain_s, block_s = partition.drain_before_walltime_s, walltime_s(partition.walltime)
+    if drain_s is not None and not 0 <= drain_s < block_s:
         raise ConfigError(
             file,
             f"{key}.drain_before_walltime_s",
             f"must be 0 (never drain) or a number of seconds shorter than the walltime "
-            f"{partition.walltime} ({walltime_s(partition.walltime)} s)",
+            f"{partition.walltime} ({block_s} s)",
             value=drain_s,
             show_value=True,
         )

@@ -247,9 +247,14 @@ def read_bytes(group: Any, name: str) -> bytes:
 
 
 def write_column(
-    group: Any, name: str, values: Sequence[float] | Sequence[int], dtype: type, units: str
+    group: Any,
+    name: str,
+    values: Sequence[float] | Sequence[int] | npt.NDArray[Any],
+    dtype: type,
+    units: str,
 ) -> None:
-    """A 1-D numeric dataset with its `units` attribute (compressed when large)."""
+    """A numeric dataset (1-D; a trace's device rows are 2-D) with its `units` attribute
+    (compressed when large)."""
     data: npt.NDArray[Any] = np.asarray(values, dtype=dtype)
     set_text_attr(_new_dataset(group, name, data), ATTR_UNITS, units)
 

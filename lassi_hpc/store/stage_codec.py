@@ -34,7 +34,6 @@ from lassi_hpc.records import (
     Verdict,
 )
 from lassi_hpc.store.encoding import (
-    compression,
     dataset_at,
     get_bool_attr,
     get_enum_attr,
@@ -59,7 +58,6 @@ from lassi_hpc.store.h5_direct import new_group, set_attr
 from lassi_hpc.store.schema import (
     ATTR_INDEX,
     ATTR_NAME,
-    ATTR_UNITS,
     CONTEXT_DEVICES,
     DEVICES,
     FILES,
@@ -331,8 +329,7 @@ def _write_trace(group: Any, trace: PowerTrace) -> None:
         rows = np.asarray(trace.device_power_w, dtype=np.float64).reshape(
             len(trace.device_uids), len(trace.time_s)
         )
-        dataset = group.create_dataset(TRACE_DEVICE_POWER, data=rows, **compression(rows.size))
-        set_text_attr(dataset, ATTR_UNITS, dict(TRACE_COLUMNS)["power_w"])
+        write_column(group, TRACE_DEVICE_POWER, rows, np.float64, dict(TRACE_COLUMNS)["power_w"])
 
 
 # --------------------------------------------------------------------------------------------------

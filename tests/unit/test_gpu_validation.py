@@ -51,5 +51,5 @@ def test_sensor_step_runs_on_the_fake_backend(tmp_path: Path) -> None:
     assert summary["sensor"]["device"].startswith("FAKE")
     assert summary["sensor"]["polls"] > 10
     # the fake's energy counter follows its curve continuously: it changes at every poll
-    assert summary["sensor"]["energy_counter"]["changes"] > 5
+    assert summary["sensor"]["energy_counter"]["intervals"] > 5
     assert (tmp_path / "summary.md").read_text().startswith("| app |")

@@ -31,6 +31,7 @@ DATASET_VALUES: list[Any] = [
     np.array([1.5, 2.5, -3.0]),
     np.array([1, 2, 3], dtype=np.int64),
     np.array([], dtype=np.float64),
+    np.arange(6, dtype=np.float64).reshape(2, 3),  # a trace's device rows
 ]
 
 
