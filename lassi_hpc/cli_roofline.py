@@ -2,7 +2,8 @@
 
 lassi-hpc roofline profile CAMPAIGN --site SITE [--tool ncu|rocprof] [--gpu NAME] [--out FILE]
 lassi-hpc roofline extract SOURCE... [-o KERNELS.jsonl]
-lassi-hpc roofline label PROFILE.csv --tool ncu|rocprof --gpu NAME [--ceilings F] [-o LABELS.jsonl]
+lassi-hpc roofline label PROFILE.csv... --tool ncu|rocprof --gpu NAME [--ceilings F] [-o LABELS]
+    [--device NAME] [--wave-size 32|64]
 lassi-hpc roofline dataset KERNELS.jsonl LABELS.jsonl --out DIR [--seed S] [--validation-fraction F]
 lassi-hpc roofline evaluate DATASET.jsonl --base-url URL --model NAME [--scenario ...] [-o FILE]
     [--store ROOFLINE.h5] [--html PAGE.html]
@@ -38,7 +39,7 @@ from lassi_hpc.roofline.labels_file import read_label_records
 from lassi_hpc.roofline.ncu import parse_ncu_csv
 from lassi_hpc.roofline.profile_run import PROFILERS
 from lassi_hpc.roofline.records import LabelledKernel
-from lassi_hpc.roofline.rocprof import parse_rocprof_csv
+from lassi_hpc.roofline.rocprof import WAVE_SIZES, parse_rocprof_passes
 from lassi_hpc.roofline.specs import GPU_SPECS, GpuSpec, balance_points, gpu_spec
 from lassi_hpc.roofline.specs import load_measured_ceilings as load_ceilings
 from lassi_hpc.roofline.variant_records import RooflineContents, RooflineEvaluation
@@ -90,11 +91,26 @@ def add_roofline_parser(commands: Any) -> None:
     extract.set_defaults(handler=cmd_extract)
 
     label = steps.add_parser("label", help="label profiled kernels Compute or Bandwidth")
-    label.add_argument("profile", type=Path, metavar="PROFILE", help="ncu or rocprof CSV")
+    label.add_argument(
+        "profiles",
+        nargs="+",
+        type=Path,
+        metavar="PROFILE",
+        help="ncu CSV, or rocprof results CSV: one file, or one per pass of the same program "
+        "(rocprofv3's counter_collection.csv of each pass), merged by dispatch number",
+    )
     label.add_argument("--tool", choices=PROFILERS, required=True)
     _add_gpu_arguments(label)
     label.add_argument(
         "--device", default="", help="the GPU's name for rocprof, whose CSV has only an index"
+    )
+    label.add_argument(
+        "--wave-size",
+        type=int,
+        choices=WAVE_SIZES,
+        default=64,
+        help="rocprof: lanes per wavefront where the CSV does not say (rocprofv3 never does): "
+        "64 on CDNA GPUs such as MI100 (default), 32 on RDNA",
     )
     label.add_argument("-o", "--output", type=Path, help="JSONL file (default: stdout)")
     label.set_defaults(handler=cmd_label)
@@ -197,16 +213,22 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_profile(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise LassiError(f"roofline label: cannot read {path}: {error.strerror}") from None
+
+
 def cmd_label(args: argparse.Namespace) -> int:
     spec = _target_gpu(args)
-    try:
-        text = args.profile.read_text(encoding="utf-8")
-    except OSError as error:
-        raise LassiError(f"roofline label: cannot read {args.profile}: {error.strerror}") from None
+    texts = [(_read_profile(path), str(path)) for path in args.profiles]
     if args.tool == "ncu":
-        profiles = parse_ncu_csv(text, str(args.profile))
+        if len(texts) > 1:
+            raise LassiError("roofline label: ncu writes one CSV for all its passes; give one file")
+        profiles = parse_ncu_csv(*texts[0])
     else:
-        profiles = parse_rocprof_csv(text, args.device or spec.name, str(args.profile))
+        profiles = parse_rocprof_passes(texts, args.device or spec.name, args.wave_size)
     balance = balance_points(spec)
     lines = []
     for profile in fastest_invocations(profiles):

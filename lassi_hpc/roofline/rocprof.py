@@ -9,6 +9,7 @@ bound that is exact when every lane is active (rocprof has no per-lane counter).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from lassi_hpc.roofline.errors import RooflineError
@@ -56,16 +57,81 @@ def parse_rocprof_csv(
     `default_wave_size`: 64 on CDNA GPUs; v3 never prints it), FMA counting 2; DRAM bytes are
     (FETCH_SIZE + WRITE_SIZE) x 1024. `device` names the GPU (the CSV has only an index).
     """
-    if has_csv_table(text, _V3_FIRST_COLUMN):
-        dispatches = _v3_dispatches(csv_rows_from(text, _V3_FIRST_COLUMN), source)
-    else:
-        dispatches = _v1_dispatches(csv_rows_from(text, "Index"), source)
+    return parse_rocprof_passes([(text, source)], device, default_wave_size)
+
+
+def parse_rocprof_passes(
+    passes: Sequence[tuple[str, str]], device: str, default_wave_size: int = 64
+) -> list[KernelProfile]:
+    """Every dispatch of one program profiled in several passes, one results file per pass
+    (`passes` holds each file's text and name), in dispatch order.
+
+    rocprofv3 reruns the program for each `pmc:` line of its input file and writes each pass's
+    counter_collection.csv on its own; the files are merged by dispatch number, which must name
+    the same kernel in every pass. A counter collected in two passes is an error (which value
+    would be meant?); a dispatch's duration is that of its fastest pass, the one least slowed by
+    counter collection. Otherwise as parse_rocprof_csv.
+    """
+    if not passes:
+        raise RooflineError("no rocprof results file to parse")
+    if default_wave_size not in WAVE_SIZES:
+        raise RooflineError(f"wave size {default_wave_size} is not one of {WAVE_SIZES}")
+    merged: dict[int, dict[str, str]] = {}
+    first_source = passes[0][1]
+    for number, (text, source) in enumerate(passes):
+        if has_csv_table(text, _V3_FIRST_COLUMN):
+            dispatches = _v3_dispatches(csv_rows_from(text, _V3_FIRST_COLUMN), source)
+        else:
+            dispatches = _v1_dispatches(csv_rows_from(text, "Index"), source)
+        by_index = {_index(row["Index"], source): row for row in dispatches}
+        if len(by_index) != len(dispatches):
+            raise RooflineError(f"{source}: a dispatch number appears on two rows")
+        if number == 0:
+            merged = by_index
+            continue
+        if set(by_index) != set(merged):
+            only = sorted(set(by_index) ^ set(merged))[:5]
+            raise RooflineError(
+                f"{source}: not the dispatches of {first_source} (dispatches {only} are in one "
+                "file only): passes of one program must see the same dispatches"
+            )
+        for index, row in by_index.items():
+            _merge_pass(merged[index], row, f"{source}: dispatch {index}", first_source)
     profiles: list[KernelProfile] = []
     seen: dict[str, int] = {}
-    for columns in sorted(dispatches, key=lambda row: _index(row["Index"], source)):
-        profile = _profile(columns, device, source, default_wave_size, seen)
-        profiles.append(profile)
+    where = first_source if len(passes) == 1 else f"{first_source} (+{len(passes) - 1} passes)"
+    for index in sorted(merged):
+        profiles.append(_profile(merged[index], device, where, default_wave_size, seen))
     return profiles
+
+
+WAVE_SIZES = (32, 64)  # RDNA runs wave32 by default, CDNA (MI100, MI200, MI300) wave64
+_TIMING_COLUMNS = ("BeginNs", "EndNs")
+
+
+def _merge_pass(into: dict[str, str], row: dict[str, str], where: str, first: str) -> None:
+    """Add one pass's counters of a dispatch to `into` (the same dispatch in earlier passes)."""
+    kernel, first_kernel = row.get("KernelName", ""), into.get("KernelName", "")
+    if kernel != first_kernel:
+        raise RooflineError(
+            f"{where} runs {kernel!r}, in {first} {first_kernel!r}: passes of one program must "
+            "dispatch the same kernels in the same order"
+        )
+    for counter in (*SP_COUNTERS, *DP_COUNTERS, *INT_COUNTERS, *TRAFFIC_COUNTERS):
+        if counter in row and counter in into:
+            raise RooflineError(f"{where}: counter {counter} is in an earlier pass too")
+        if counter in row:
+            into[counter] = row[counter]
+    if _duration_ns(row) < _duration_ns(into):
+        for column in _TIMING_COLUMNS:
+            into[column] = row[column]
+
+
+def _duration_ns(row: dict[str, str]) -> float:
+    try:
+        return float(row["EndNs"]) - float(row["BeginNs"])
+    except (KeyError, ValueError):
+        return math.inf
 
 
 _V3_FIRST_COLUMN = "Correlation_Id"
@@ -117,8 +183,8 @@ def _v3_dispatches(rows: list[list[str]], source: str) -> list[dict[str, str]]:
             # each profiling pass reruns the program and numbers dispatches from 1 again
             raise RooflineError(
                 f"{source}: CSV line {line_number}: counter {counter} appears twice for "
-                f"dispatch {fields['Dispatch_Id']} (several passes in one file? parse each "
-                "pass's counter_collection.csv on its own)"
+                f"dispatch {fields['Dispatch_Id']} (several passes in one file? give each "
+                "pass's counter_collection.csv as a file of its own)"
             )
         dispatch[counter] = fields["Counter_Value"]
     return list(by_dispatch.values())

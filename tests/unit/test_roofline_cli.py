@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from lassi_hpc.cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "roofline"
@@ -57,3 +59,29 @@ def test_label_with_an_unknown_gpu_is_a_clear_error(tmp_path: Path) -> None:
         "roofline", "label", str(DATA / "ncu_raw.csv"), "--tool", "ncu", "--gpu", "v100",
     ])  # fmt: skip
     assert code == 2
+
+
+def test_label_merges_rocprof_passes_given_as_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header, *rows = (DATA / "rocprofv3_counter_collection.csv").read_text().splitlines()
+    passes = []
+    for number, counters in enumerate((("F32",), ("F64",), ("INT",), ("FETCH", "WRITE"))):
+        path = tmp_path / f"pass_{number + 1}.csv"
+        path.write_text("\n".join([header, *(r for r in rows if any(c in r for c in counters))]))
+        passes.append(str(path))
+    code = main([
+        "roofline", "label", *passes, "--tool", "rocprof", "--gpu", "mi100", "--wave-size", "32",
+    ])  # fmt: skip
+    assert code == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["kernel"] == "stream_triad" and record["gpu"] == "mi100"
+    assert record["profile"]["dp_ops"] == 2 * 16_384 * 32  # FMA counts 2, 32 lanes a wave
+    assert record["profile"]["dram_bytes"] == (16_384 + 8_192) * 1024
+
+
+def test_label_refuses_several_ncu_files(capsys: pytest.CaptureFixture[str]) -> None:
+    profile = str(DATA / "ncu_raw.csv")
+    code = main(["roofline", "label", profile, profile, "--tool", "ncu", "--gpu", "h100-sxm"])
+    assert code != 0
+    assert "ncu writes one CSV for all its passes" in capsys.readouterr().err
