@@ -11,7 +11,7 @@ from typing import Any
 WEAK_CHECK_EXTRA_KEY = "weak_check"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BaselineRow:
     """One app variant's baseline, flattened.
 
@@ -43,7 +43,7 @@ class BaselineRow:
     weak_check: str = ""  # why the app's oracle is weak ("" = not known to be, or older files)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrialRow:
     """One refactoring trial, flattened, for analysis and `lassi-hpc status`.
 
@@ -109,7 +109,7 @@ class TrialRow:
     roofline_label_source: str = ""  # "measured", "predicted", "none" or ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CandidateRow:
     """One step that produced a candidate to evaluate, or that was asked for code and got none.
 
@@ -136,7 +136,7 @@ class CandidateRow:
     is_best: bool  # the trial's best step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepFailureRow:
     """One step whose candidate failed a gate, or whose answer to a request for code held none
     (status "no-code"): where in which trial, and which gate."""
