@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from lassi_hpc.apps.hecbench_makefile import INCLUDES_VARIABLE, scan_makefile
+from lassi_hpc.apps.hecbench_makefile import INCLUDES_VARIABLE, argument_files, scan_makefile
 from lassi_hpc.apps.hecbench_table import (
     HECBENCH_APPS,
     VERIFICATION_NAME_PATTERNS,
@@ -147,7 +147,8 @@ def describe_hecbench_app(
 
     Files of `src/` outside the variant directory that a Makefile names (`../<app>-cuda/x.h`,
     `-I../<app>-cuda`) become the variant's outside_sources, and the Makefiles' `-I` flags the
-    build command's `HECBENCH_INCLUDES=...` (for toolchains that replace CFLAGS).
+    build command's `HECBENCH_INCLUDES=...` (for toolchains that replace CFLAGS). Files outside
+    it that the inputs' arguments name (`../<app>-cuda/input.bin`) become its run_files.
     """
     if not variants:
         raise AppError(f"{app}: name at least one variant ({', '.join(LANGUAGES)})")
@@ -174,6 +175,11 @@ def describe_hecbench_app(
     inputs = [AppInput("default", tuple(args))]
     inputs += [
         AppInput(f"heldout-{i + 1}", tuple(a), hidden=True) for i, a in enumerate(heldout_args)
+    ]
+    every_arg = [arg for app_input in inputs for arg in app_input.args]
+    specs = [
+        (name, replace(spec, run_files=argument_files(every_arg, app_root / spec.dir, app_root)))
+        for name, spec in specs
     ]
     # One command for every variant: the union of their flags, each relative to its own
     # variant directory. Only toolchains that replace CFLAGS read the variable.

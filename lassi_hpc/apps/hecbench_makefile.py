@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,32 @@ def scan_makefile(makefile: Path, app_root: Path) -> MakefileReach:
         if relative is not None and (app_root / relative).is_file():
             outside.add(relative)
     return MakefileReach(tuple(flags), tuple(sorted(outside)))
+
+
+def argument_files(args: Iterable[str], variant_dir: Path, app_root: Path) -> tuple[str, ...]:
+    """Files under `app_root` outside `variant_dir` that program arguments name, relative to
+    `app_root`: an argument such as `../<app>-cuda/input.bin` (or the value of
+    `--input=../data/x`) that exists; a directory stands for every file under it.
+
+    A run sees only a copy of its build directory, so these must be copied beside it for the
+    argument to resolve (VariantSpec.run_files).
+    """
+    found: set[str] = set()
+    for arg in args:
+        for path in {arg, arg.split("=", 1)[-1]}:
+            relative = _outside_relative(variant_dir, path, app_root) if path else None
+            if relative is None:
+                continue
+            target = app_root / relative
+            if target.is_file():
+                found.add(relative)
+            elif target.is_dir():
+                found.update(
+                    f"{relative}/{p.relative_to(target).as_posix()}"
+                    for p in target.rglob("*")
+                    if p.is_file()
+                )
+    return tuple(sorted(found))
 
 
 def _logical_text(text: str) -> str:

@@ -140,19 +140,23 @@ def _check_variant(app_dir: Path, file: str, name: str, variant: VariantSpec) ->
             raise ConfigError(
                 file, f"{key}.sources[{index}]", f"file not found: {app_dir / variant.dir / source}"
             )
-    for index, outside in enumerate(variant.outside_sources):
-        # Relative to the app directory, not the variant's: the files a Makefile names as ../x.
-        if Path(outside).is_absolute() or ".." in Path(outside).parts:
-            raise ConfigError(
-                file, f"{key}.outside_sources[{index}]", "must be relative, without '..'"
-            )
-        if not (app_dir / outside).is_file():
-            raise ConfigError(
-                file, f"{key}.outside_sources[{index}]", f"file not found: {app_dir / outside}"
-            )
-        if (app_dir / outside).resolve().is_relative_to((app_dir / variant.dir).resolve()):
-            raise ConfigError(
-                file,
-                f"{key}.outside_sources[{index}]",
-                f"{outside!r} is inside the variant directory {variant.dir!r}: list it in sources",
-            )
+    for field_name in ("outside_sources", "run_files"):
+        for index, outside in enumerate(getattr(variant, field_name)):
+            _check_outside_file(app_dir, file, f"{key}.{field_name}[{index}]", outside, variant)
+
+
+def _check_outside_file(
+    app_dir: Path, file: str, key: str, outside: str, variant: VariantSpec
+) -> None:
+    """A file of the app directory outside the variant's, named relative to the app directory
+    (not the variant's): what a Makefile or an argument names as ../x."""
+    if Path(outside).is_absolute() or ".." in Path(outside).parts:
+        raise ConfigError(file, key, "must be relative, without '..'")
+    if not (app_dir / outside).is_file():
+        raise ConfigError(file, key, f"file not found: {app_dir / outside}")
+    if (app_dir / outside).resolve().is_relative_to((app_dir / variant.dir).resolve()):
+        raise ConfigError(
+            file,
+            key,
+            f"{outside!r} is inside the variant directory {variant.dir!r}: list it in sources",
+        )

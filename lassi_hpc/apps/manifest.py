@@ -61,7 +61,10 @@ class VariantSpec:
     `outside_sources` are files of the app root outside the variant directory that the build
     reads (a HeCBench omp Makefile's `-I../<app>-cuda` headers), relative to the root, without
     '..'. They are never editable. With any, the build copies the root's files into scratch and
-    runs in `<copy>/<dir>` (stages/build.py).
+    runs in `<copy>/<dir>` (stages/build.py). `run_files`, likewise outside the variant directory
+    and relative to the root, are files its runs read (a HeCBench input argument such as
+    `../<app>-cuda/data.bin`); each run's scratch copy holds them at the same place, so the
+    argument resolves there (stages/run.py).
     """
 
     language: Language
@@ -69,6 +72,7 @@ class VariantSpec:
     sources: tuple[str, ...]  # every file copied into the scratch build directory
     editable: tuple[str, ...]  # the subset an LLM may change; the rest is hashed and checked
     outside_sources: tuple[str, ...] = ()  # relative to the app root, e.g. "keogh-cuda/reference.h"
+    run_files: tuple[str, ...] = ()  # relative to the app root, e.g. "data/stencil/in.bin"
 
 
 @dataclass(frozen=True)

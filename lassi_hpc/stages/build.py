@@ -143,16 +143,16 @@ def _copy_sources(
         Path(manifest.root), [*own, *variant.outside_sources], scratch_root, label
     )
     build_dir = root / variant.dir
-    _open_to_run_uid(root, build_dir, variant.outside_sources)
+    open_to_run_uid(root, build_dir, variant.outside_sources)
     return build_dir
 
 
-def _open_to_run_uid(root: Path, build_dir: Path, outside_sources: tuple[str, ...]) -> None:
-    """Let a per-run uid reach the build directory and read the outside sources.
+def open_to_run_uid(root: Path, build_dir: Path, outside_sources: tuple[str, ...]) -> None:
+    """Let a per-run uid reach the build (or run) directory and read the outside files.
 
-    run_sandboxed hands only the build directory to that uid; the copy around it stays ours, so
-    its directories become 0755 and the outside files readable by all (public sources). The build
-    directory itself becomes 0700, as private as a copy of the variant alone (mkdtemp's mode).
+    run_sandboxed hands only that directory to that uid; the copy around it stays ours, so its
+    directories become 0755 and the outside files readable by all (public sources and inputs).
+    The directory itself becomes 0700, as private as a copy of the variant alone (mkdtemp's mode).
     """
     directories = {*build_dir.relative_to(root).parents}
     for name in outside_sources:

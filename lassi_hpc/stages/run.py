@@ -10,8 +10,10 @@ from pathlib import Path
 from lassi_hpc.apps.manifest import AppInput, AppManifest
 from lassi_hpc.apps.mpi_install import mpi_read_only_paths
 from lassi_hpc.apps.mpi_launch import app_launch_argv, app_launch_prefix
+from lassi_hpc.errors import AppError
 from lassi_hpc.records import BuildResult, OutputFile, RunResult, SandboxLimits
 from lassi_hpc.sandbox import make_scratch_copy, run_sandboxed
+from lassi_hpc.stages.build import open_to_run_uid
 
 
 def run_input(
@@ -32,15 +34,16 @@ def run_input(
     """
     if not build.ok:
         raise ValueError(f"cannot run a failed build of {build.app}/{build.variant}")
-    build_dir = Path(build.build_dir)
-    files = sorted(str(p.relative_to(build_dir)) for p in build_dir.rglob("*") if p.is_file())
     label = f"run-{build.app}-{build.variant}-{app_input.name}"
-    run_dir = make_scratch_copy(build_dir, files, scratch_root, label)
+    copy_root, run_dir = _run_copy(build, manifest, scratch_root, label)
     try:
         argv = run_argv(build.binary, manifest, app_input, mpi_launcher)
         # The launcher's and the compiler's installations: libmpi is found through the binary's
         # RUNPATH into the latter.
         read_only = mpi_read_only_paths(argv[0], "mpicxx") if manifest.run.mpi else ()
+        # Under bubblewrap only the workdir and read-only paths are visible where scratch lies
+        # in a hidden place (/tmp): the run files around the run directory are shown read-only.
+        read_only += (copy_root,) if copy_root != run_dir else ()
         command = run_sandboxed(
             argv, run_dir, limits, env=dict(env or {}), read_only_paths=read_only
         )
@@ -51,8 +54,34 @@ def run_input(
         )
     finally:
         if not keep_scratch:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            shutil.rmtree(copy_root, ignore_errors=True)
     return RunResult(build.app, build.variant, app_input.name, command, outputs)
+
+
+def _run_copy(
+    build: BuildResult, manifest: AppManifest, scratch_root: Path, label: str
+) -> tuple[Path, Path]:
+    """A fresh copy of the build directory to run in: (the copy to remove afterwards, the
+    directory to run in). For a variant with run_files the copy is of the app root's layout,
+    `<copy>/<variant dir>` holding the build directory's files and `<copy>/<run file>` each run
+    file, so that an argument like `../<app>-cuda/input.bin` resolves as in the checkout."""
+    build_dir = Path(build.build_dir)
+    files = sorted(str(p.relative_to(build_dir)) for p in build_dir.rglob("*") if p.is_file())
+    variant = manifest.variant(build.variant)
+    if not variant.run_files:
+        run_dir = make_scratch_copy(build_dir, files, scratch_root, label)
+        return run_dir, run_dir
+    copy_root = make_scratch_copy(Path(manifest.root), variant.run_files, scratch_root, label)
+    run_dir = copy_root / variant.dir
+    try:
+        for name in files:
+            (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(build_dir / name, run_dir / name)
+        open_to_run_uid(copy_root, run_dir, variant.run_files)
+    except OSError as error:
+        shutil.rmtree(copy_root, ignore_errors=True)
+        raise AppError(f"run copy of {build_dir} into {run_dir} failed: {error}") from error
+    return copy_root, run_dir
 
 
 def run_argv(

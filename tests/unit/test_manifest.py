@@ -80,6 +80,9 @@ def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
         (EDITABLE, f'{EDITABLE}\noutside_sources = ["../x.h"]', "outside_sources[0]: must be"),
         (EDITABLE, f'{EDITABLE}\noutside_sources = ["gone.h"]', "file not found"),
         (EDITABLE, f'{EDITABLE}\noutside_sources = ["omp/kernel.h"]', "list it in sources"),
+        (EDITABLE, f'{EDITABLE}\nrun_files = ["/etc/hosts"]', "run_files[0]: must be relative"),
+        (EDITABLE, f'{EDITABLE}\nrun_files = ["data/gone.bin"]', "run_files[0]: file not found"),
+        (EDITABLE, f'{EDITABLE}\nrun_files = ["omp/kernel.h"]', "list it in sources"),
     ],
 )
 def test_broken_manifests(tmp_path: Path, old: str, new: str, fragment: str) -> None:
@@ -98,3 +101,12 @@ def test_outside_sources_are_files_of_the_app_directory(tmp_path: Path) -> None:
     assert omp.outside_sources == ("shared/banner.h",)
     assert "shared/banner.h" not in omp.editable
     assert load_manifest(DATA / "tiny").variant("omp").outside_sources == ()
+
+
+def test_run_files_are_files_of_the_app_directory(tmp_path: Path) -> None:
+    app = broken_copy(tmp_path, EDITABLE, f'{EDITABLE}\nrun_files = ["data/input.txt"]')
+    (app / "data").mkdir()
+    (app / "data" / "input.txt").write_text("3 1 4\n")
+    omp = load_manifest(app).variant("omp")
+    assert omp.run_files == ("data/input.txt",) and omp.outside_sources == ()
+    assert load_manifest(DATA / "tiny").variant("omp").run_files == ()
