@@ -5,11 +5,11 @@ uid), and cleanup removes the whole copy. Real g++, a one-file program."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scratch_support import traversable_scratch_root
 
 from lassi_hpc.apps.manifest import (
     AppInput,
@@ -35,16 +35,6 @@ TOOLCHAIN = Toolchain(language="omp", compiler="g++", make_vars={"CXX": "g++"})
 LIMITS = SandboxSection().limits(60)
 
 
-@pytest.fixture
-def scratch_root() -> Iterator[Path]:
-    """Under /tmp, traversable by others: as root without bwrap the run's uid reaches it by path
-    (pytest's tmp_path lies under the private /tmp/pytest-of-root)."""
-    root = Path(tempfile.mkdtemp(prefix="lassi-build-outside-", dir="/tmp"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
 def app_tree(root: Path) -> AppManifest:
     """An app whose variant lies two levels down (apps/omp) and includes ../../shared/answer.h."""
     (root / "apps" / "omp").mkdir(parents=True)
@@ -68,6 +58,12 @@ def app_tree(root: Path) -> AppManifest:
         oracle=OracleSpec(),
         variants=(("omp", variant),),
     )
+
+
+@pytest.fixture
+def scratch_root() -> Iterator[Path]:
+    with traversable_scratch_root() as root:
+        yield root
 
 
 @pytest.mark.parametrize("mode", ["bwrap", "unshare", "rlimits"])

@@ -6,12 +6,12 @@ fixture apps written by the tests."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from scratch_support import traversable_scratch_root
 
 from lassi_hpc.apps.hecbench import describe_hecbench_app
 from lassi_hpc.apps.hecbench_makefile import argument_files
@@ -59,6 +59,12 @@ def suite_tree(root: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def scratch_root() -> Iterator[Path]:
+    with traversable_scratch_root() as root:
+        yield root
+
+
 def test_arguments_naming_files_outside_the_variant_are_found(tmp_path: Path) -> None:
     src = suite_tree(tmp_path / "suite") / "src"
     (tmp_path / "suite" / "outside.txt").write_text("beyond src/\n")
@@ -86,16 +92,6 @@ def test_the_adapter_gives_every_variant_the_files_its_arguments_name(tmp_path: 
     assert manifest.variant("omp").run_files == ("app-cuda/input.txt", "data/app/a.txt")
     # The Makefile's run line names the input too, so the build's copy holds it as well.
     assert manifest.variant("omp").outside_sources == ("app-cuda/input.txt",)
-
-
-@pytest.fixture
-def scratch_root() -> Iterator[Path]:
-    """Under /tmp, traversable by others: as root without bwrap the run's uid reaches it by path
-    (pytest's tmp_path lies under the private /tmp/pytest-of-root)."""
-    root = Path(tempfile.mkdtemp(prefix="lassi-run-files-", dir="/tmp"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.parametrize("mode", ["bwrap", "unshare", "rlimits"])

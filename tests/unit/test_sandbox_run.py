@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from scratch_support import traversable_scratch_root
 
 from lassi_hpc.errors import AppError, ConfigError
 from lassi_hpc.records import CommandResult, FailureKind, SandboxLimits
@@ -173,15 +174,8 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def scratch_root() -> Iterator[Path]:
-    """A scratch root under /tmp that others may traverse (mode 0755).
-
-    As root without bwrap the run's uid must reach the workdir by path; pytest's own tmp_path lies
-    under the private /tmp/pytest-of-root, which is the case test_private_parent_* covers.
-    """
-    root = Path(tempfile.mkdtemp(prefix="lassi-sandbox-test-", dir="/tmp"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+    with traversable_scratch_root() as root:
+        yield root
 
 
 def marked_copy(payload: Path, scratch_root: Path) -> tuple[Path, str]:
