@@ -147,18 +147,18 @@ def _copy_sources(
     return build_dir
 
 
-def open_to_run_uid(root: Path, build_dir: Path, outside_sources: tuple[str, ...]) -> None:
+def open_to_run_uid(root: Path, workdir: Path, outside_sources: tuple[str, ...]) -> None:
     """Let a per-run uid reach the build (or run) directory and read the outside files.
 
     run_sandboxed hands only that directory to that uid; the copy around it stays ours, so its
     directories become 0755 and the outside files readable by all (public sources and inputs).
     The directory itself becomes 0700, as private as a copy of the variant alone (mkdtemp's mode).
     """
-    directories = {*build_dir.relative_to(root).parents}
+    directories = {*workdir.relative_to(root).parents}
     for name in outside_sources:
         path = root / name
         path.chmod(path.stat().st_mode | 0o444)
         directories.update(Path(name).parents)
     for directory in directories:
         (root / directory).chmod(0o755)
-    build_dir.chmod(0o700)
+    workdir.chmod(0o700)

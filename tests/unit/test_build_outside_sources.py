@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scratch_support import traversable_scratch_root
+from sandbox_support import require_mode, traversable_scratch_root
 
 from lassi_hpc.apps.manifest import (
     AppInput,
@@ -20,9 +20,7 @@ from lassi_hpc.apps.manifest import (
     VariantSpec,
 )
 from lassi_hpc.config.site import SandboxSection, Toolchain
-from lassi_hpc.errors import ConfigError
 from lassi_hpc.sandbox import SANDBOX_ENV_VAR
-from lassi_hpc.sandbox.detect import host_capabilities, resolve_mode
 from lassi_hpc.stages.build import build_copy_root, build_variant, remove_build_copy
 from lassi_hpc.stages.run import run_input
 
@@ -72,11 +70,7 @@ def test_builds_in_the_variant_subdirectory_of_a_copy_of_the_root(
 ) -> None:
     if shutil.which("g++") is None:
         pytest.skip("g++ not on PATH")
-    try:
-        resolve_mode(mode, host_capabilities())
-    except ConfigError as exc:
-        pytest.skip(str(exc))
-    monkeypatch.setenv(SANDBOX_ENV_VAR, mode)
+    monkeypatch.setenv(SANDBOX_ENV_VAR, require_mode(mode))
     manifest = app_tree(tmp_path / "app")
     build = build_variant(manifest, "omp", "g++", TOOLCHAIN, scratch_root, LIMITS)
     assert build.ok, build.command.stderr + build.command.stdout

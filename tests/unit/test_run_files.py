@@ -11,14 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from scratch_support import traversable_scratch_root
+from sandbox_support import require_mode, traversable_scratch_root
 
 from lassi_hpc.apps.hecbench import describe_hecbench_app
 from lassi_hpc.apps.hecbench_makefile import argument_files
 from lassi_hpc.config.site import SandboxSection, Toolchain
-from lassi_hpc.errors import ConfigError
 from lassi_hpc.sandbox import SANDBOX_ENV_VAR
-from lassi_hpc.sandbox.detect import host_capabilities, resolve_mode
 from lassi_hpc.stages.build import build_variant, remove_build_copy
 from lassi_hpc.stages.run import run_input
 
@@ -100,11 +98,7 @@ def test_a_run_reads_its_input_from_the_sibling_directory_of_its_copy(
 ) -> None:
     if shutil.which("g++") is None or shutil.which("make") is None:
         pytest.skip("g++ or make not on PATH")
-    try:
-        resolve_mode(mode, host_capabilities())
-    except ConfigError as exc:
-        pytest.skip(str(exc))
-    monkeypatch.setenv(SANDBOX_ENV_VAR, mode)
+    monkeypatch.setenv(SANDBOX_ENV_VAR, require_mode(mode))
     suite = suite_tree(tmp_path / "suite")
     manifest = describe_hecbench_app(suite, "app", ["omp"])
     build = build_variant(manifest, "omp", "g++", TOOLCHAIN, scratch_root, LIMITS)

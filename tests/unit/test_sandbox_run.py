@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from scratch_support import traversable_scratch_root
+from sandbox_support import require_mode, traversable_scratch_root
 
 from lassi_hpc.errors import AppError, ConfigError
 from lassi_hpc.records import CommandResult, FailureKind, SandboxLimits
@@ -164,12 +164,7 @@ def payloads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     """Each isolation layer in turn; skipped where this machine does not offer it."""
-    wanted = str(request.param)
-    try:
-        resolve_mode(wanted, host_capabilities())
-    except ConfigError as exc:
-        pytest.skip(str(exc))
-    return wanted
+    return require_mode(str(request.param))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A scratch root that a run's uid can reach, for tests that run programs in the sandbox."""
+"""For tests that run programs in the sandbox: a scratch root the run's uid can reach, and each
+isolation layer skipped where this machine does not offer it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from lassi_hpc.errors import ConfigError
+from lassi_hpc.sandbox.detect import host_capabilities, resolve_mode
 
 
 @contextlib.contextmanager
@@ -23,3 +29,12 @@ def traversable_scratch_root() -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def require_mode(mode: str) -> str:
+    """`mode` (an isolation layer), or a skip naming why this machine does not offer it."""
+    try:
+        resolve_mode(mode, host_capabilities())
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+    return mode
