@@ -1,4 +1,5 @@
-"""Roofline stage: build one app variant, profile its default input, label every kernel.
+"""Roofline stage: build one app variant, profile its default input in a run's scratch copy,
+label every kernel.
 
 One unit of work for a worker, like the baseline stage: plain records in, a VariantRoofline out.
 Failures of the app or the profiler are results (a status and a reason); only faults of the
@@ -21,6 +22,7 @@ from lassi_hpc.roofline.profile_run import ProfilerName, profile_kernels
 from lassi_hpc.roofline.specs import GpuSpec, balance_points
 from lassi_hpc.roofline.variant_records import RooflineStatus, VariantRoofline
 from lassi_hpc.stages.build import scratch_build
+from lassi_hpc.stages.run import run_copy
 
 # ncu replays every profiled kernel once per metric pass (the roofline set needs several), so a
 # profiled run takes many times the app's own run time.
@@ -89,20 +91,25 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
         return _record(task, "profile-failed", f"{task.tool} not found on PATH {search_path!r}")
     env.setdefault("PATH", search_path)
     limits = task.sandbox.limits(task.manifest.run.timeout_s * PROFILE_TIME_FACTOR)
-    try:
-        run = profile_kernels(
-            task.tool,
-            f"./{build.binary}",
-            task.manifest.inputs[0].args,
-            Path(build.build_dir),
-            limits,
-            device=task.gpu.name,
-            env=env,
-            # The sandbox hides /tmp and other private places; the profiler must stay reachable.
-            read_only_paths=(Path(found).resolve().parent,),
-        )
-    except RooflineError as error:
-        return _record(task, "profile-failed", f"{task.tool} output not understood: {error}")
+    label = f"profile-{task.manifest.name}-{task.variant}"
+    # A copy laid out like a run's, so that inputs read from beside the variant directory
+    # (run files) are found, and the build directory is left as it was.
+    with run_copy(build, task.manifest, Path(task.scratch_dir), label, task.keep_scratch) as copy:
+        try:
+            run = profile_kernels(
+                task.tool,
+                f"./{build.binary}",
+                task.manifest.inputs[0].args,
+                copy.run_dir,
+                limits,
+                device=task.gpu.name,
+                env=env,
+                # The sandbox hides /tmp and other private places; the profiler must stay
+                # reachable.
+                read_only_paths=(Path(found).resolve().parent, *copy.read_only_paths),
+            )
+        except RooflineError as error:
+            return _record(task, "profile-failed", f"{task.tool} output not understood: {error}")
     if not run.result.ok:
         tail = (run.result.stderr or run.result.stdout)[-REASON_TAIL_CHARS:].strip()
         return _record(

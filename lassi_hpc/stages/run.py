@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from lassi_hpc.apps.manifest import AppInput, AppManifest
@@ -35,42 +37,71 @@ def run_input(
     if not build.ok:
         raise ValueError(f"cannot run a failed build of {build.app}/{build.variant}")
     label = f"run-{build.app}-{build.variant}-{app_input.name}"
-    copy_root, run_dir = _run_copy(build, manifest, scratch_root, label)
-    try:
+    with run_copy(build, manifest, scratch_root, label, keep_scratch) as copy:
         argv = run_argv(build.binary, manifest, app_input, mpi_launcher)
         # The launcher's and the compiler's installations: libmpi is found through the binary's
         # RUNPATH into the latter.
         read_only = mpi_read_only_paths(argv[0], "mpicxx") if manifest.run.mpi else ()
-        # Under bubblewrap only the workdir and read-only paths are visible where scratch lies
-        # in a hidden place (/tmp): the run files around the run directory are shown read-only.
-        read_only += (copy_root,) if copy_root != run_dir else ()
         command = run_sandboxed(
-            argv, run_dir, limits, env=dict(env or {}), read_only_paths=read_only
+            argv,
+            copy.run_dir,
+            limits,
+            env=dict(env or {}),
+            read_only_paths=read_only + copy.read_only_paths,
         )
         outputs = tuple(
-            _read_capped(run_dir, name, manifest.oracle.max_output_file_bytes)
+            _read_capped(copy.run_dir, name, manifest.oracle.max_output_file_bytes)
             for name in manifest.oracle.output_files
-            if (run_dir / name).is_file()
+            if (copy.run_dir / name).is_file()
         )
-    finally:
-        if not keep_scratch:
-            shutil.rmtree(copy_root, ignore_errors=True)
     return RunResult(build.app, build.variant, app_input.name, command, outputs)
 
 
-def _run_copy(
+@dataclass(frozen=True)
+class RunCopy:
+    """Where one run happens: `run_dir` is its working directory, inside `root`, the copy."""
+
+    root: Path
+    run_dir: Path
+
+    @property
+    def read_only_paths(self) -> tuple[Path, ...]:
+        """What the sandbox must show besides the run directory: under bubblewrap only the
+        workdir and read-only paths are visible where scratch lies in a hidden place (/tmp), so
+        the run files around the run directory are shown read-only."""
+        return (self.root,) if self.root != self.run_dir else ()
+
+
+@contextmanager
+def run_copy(
+    build: BuildResult,
+    manifest: AppManifest,
+    scratch_root: Path,
+    label: str,
+    keep_scratch: bool = False,
+) -> Iterator[RunCopy]:
+    """A fresh copy of the build directory to run in, removed afterwards unless `keep_scratch`.
+
+    For a variant with run_files the copy is of the app root's layout, `<copy>/<variant dir>`
+    holding the build directory's files and `<copy>/<run file>` each run file, so that an
+    argument like `../<app>-cuda/input.bin` resolves as in the checkout."""
+    copy = _make_run_copy(build, manifest, scratch_root, label)
+    try:
+        yield copy
+    finally:
+        if not keep_scratch:
+            shutil.rmtree(copy.root, ignore_errors=True)
+
+
+def _make_run_copy(
     build: BuildResult, manifest: AppManifest, scratch_root: Path, label: str
-) -> tuple[Path, Path]:
-    """A fresh copy of the build directory to run in: (the copy to remove afterwards, the
-    directory to run in). For a variant with run_files the copy is of the app root's layout,
-    `<copy>/<variant dir>` holding the build directory's files and `<copy>/<run file>` each run
-    file, so that an argument like `../<app>-cuda/input.bin` resolves as in the checkout."""
+) -> RunCopy:
     build_dir = Path(build.build_dir)
     files = sorted(str(p.relative_to(build_dir)) for p in build_dir.rglob("*") if p.is_file())
     variant = manifest.variant(build.variant)
     if not variant.run_files:
         run_dir = make_scratch_copy(build_dir, files, scratch_root, label)
-        return run_dir, run_dir
+        return RunCopy(run_dir, run_dir)
     copy_root = make_scratch_copy(Path(manifest.root), variant.run_files, scratch_root, label)
     run_dir = copy_root / variant.dir
     try:
@@ -81,7 +112,7 @@ def _run_copy(
     except OSError as error:
         shutil.rmtree(copy_root, ignore_errors=True)
         raise AppError(f"run copy of {build_dir} into {run_dir} failed: {error}") from error
-    return copy_root, run_dir
+    return RunCopy(copy_root, run_dir)
 
 
 def run_argv(

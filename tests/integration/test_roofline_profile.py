@@ -75,10 +75,22 @@ main: main.cu
 """
 
 FAKE_NCU = """#!/bin/sh
-# FAKE ncu for tests: prints the canned raw page; checks the built binary is there, never runs it.
+# FAKE ncu for tests: prints the canned raw page; checks the built binary is there, never runs it,
+# and checks that every argument of the program naming a file beside its directory is readable.
 [ -x ./main ] || { echo "FAKE ncu: no ./main in $(pwd)" >&2; exit 3; }
+for arg in "$@"; do
+  case "$arg" in
+    ../*) [ -r "$arg" ] || { echo "FAKE ncu: cannot read $arg from $(pwd)" >&2; exit 4; } ;;
+  esac
+done
 cat "$(dirname "$0")/canned.csv"
 """
+
+# The app reads a file from beside its variant directory, as many HeCBench apps do.
+RUN_FILE_LINES = {
+    'args = ["1024"]': 'args = ["1024", "../data/scale.txt"]',
+    'editable = ["main.cu"]': 'editable = ["main.cu"]\nrun_files = ["data/scale.txt"]',
+}
 
 SITE = """
 [site]
@@ -103,10 +115,17 @@ memory_bytes = 0
 """
 
 
-def write_configs(tmp_path: Path) -> tuple[Path, Path]:
+def write_configs(tmp_path: Path, with_run_file: bool = False) -> tuple[Path, Path]:
     app = tmp_path / "suite" / "tinycu"
     (app / "cuda").mkdir(parents=True)
-    (app / "app.toml").write_text(APP_TOML)
+    app_toml = APP_TOML
+    if with_run_file:
+        for line, replacement in RUN_FILE_LINES.items():
+            assert line in app_toml
+            app_toml = app_toml.replace(line, replacement)
+        (app / "data").mkdir()
+        (app / "data" / "scale.txt").write_text("2.0\n")
+    (app / "app.toml").write_text(app_toml)
     (app / "cuda" / "main.cu").write_text(MAIN_CU)
     (app / "cuda" / "Makefile").write_text(MAKEFILE)
     fake_bin = tmp_path / "fake-bin"
@@ -168,6 +187,22 @@ def test_profile_builds_runs_the_fake_ncu_through_parsl_and_stores_labels(
         "matmul": "Compute",
         "dscale": "Compute",
     }
+
+
+def test_profile_runs_where_the_inputs_beside_the_variant_directory_are_readable(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc is not installed")
+    campaign_file, site_file = write_configs(tmp_path, with_run_file=True)
+    campaign = load_campaign(campaign_file)
+    outcome = run_roofline_profile(
+        campaign, load_site(site_file), gpu=gpu_spec("rtx3080-seed-paper")
+    )
+    assert outcome.errors == ()
+    (variant,) = read_roofline(outcome.path).variants
+    assert variant.status == "ok", variant.reason
+    assert len(variant.labels) == 3
 
 
 def test_profile_cli_without_a_gpu_model_asks_for_gpu(configs: tuple[Path, Path]) -> None:
