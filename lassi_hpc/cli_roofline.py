@@ -1,8 +1,10 @@
 """`lassi-hpc roofline profile|extract|label|dataset|evaluate`: roofline classification.
 
-lassi-hpc roofline profile CAMPAIGN --site SITE [--tool ncu|rocprof] [--gpu NAME] [--out FILE]
+lassi-hpc roofline profile CAMPAIGN --site SITE [--tool ncu|rocprof|rocprofv3] [--gpu NAME]
+    [--out FILE]
 lassi-hpc roofline extract SOURCE... [-o KERNELS.jsonl]
-lassi-hpc roofline label PROFILE.csv... --tool ncu|rocprof --gpu NAME [--ceilings F] [-o LABELS]
+lassi-hpc roofline label PROFILE... --tool ncu|rocprof|rocprofv3 --gpu NAME [--ceilings F]
+    [-o LABELS]
     [--device NAME] [--wave-size 32|64]
 lassi-hpc roofline dataset KERNELS.jsonl LABELS.jsonl --out DIR [--seed S] [--validation-fraction F]
 lassi-hpc roofline evaluate DATASET.jsonl --base-url URL --model NAME [--scenario ...] [-o FILE]
@@ -40,6 +42,7 @@ from lassi_hpc.roofline.ncu import parse_ncu_csv
 from lassi_hpc.roofline.profile_run import PROFILERS
 from lassi_hpc.roofline.records import LabelledKernel
 from lassi_hpc.roofline.rocprof import WAVE_SIZES, parse_rocprof_passes
+from lassi_hpc.roofline.rocprofv3 import read_counter_collections
 from lassi_hpc.roofline.specs import GPU_SPECS, GpuSpec, balance_points, gpu_spec
 from lassi_hpc.roofline.specs import load_measured_ceilings as load_ceilings
 from lassi_hpc.roofline.variant_records import RooflineContents, RooflineEvaluation
@@ -67,7 +70,11 @@ def add_roofline_parser(commands: Any) -> None:
     profile.add_argument("campaign", type=Path, metavar="CAMPAIGN")
     profile.add_argument("--site", type=Path, required=True, help="site config (TOML)")
     profile.add_argument(
-        "--tool", choices=PROFILERS, help="only this profiler's variants (ncu: cuda, rocprof: hip)"
+        "--tool",
+        choices=PROFILERS,
+        help="only this profiler's variants, profiled with it (ncu: cuda; rocprof, rocprofv3: "
+        "hip). Without it hip variants use rocprof where the partition's PATH has it, else "
+        "rocprofv3",
     )
     profile.add_argument(
         "--gpu",
@@ -97,7 +104,8 @@ def add_roofline_parser(commands: Any) -> None:
         type=Path,
         metavar="PROFILE",
         help="ncu CSV, or rocprof results CSV: one file, or one per pass of the same program "
-        "(rocprofv3's counter_collection.csv of each pass), merged by dispatch number",
+        "(rocprofv3's counter_collection.csv of each pass), merged by dispatch number; for "
+        "rocprofv3 also its output directory (every counter_collection.csv under it)",
     )
     label.add_argument("--tool", choices=PROFILERS, required=True)
     _add_gpu_arguments(label)
@@ -222,7 +230,15 @@ def _read_profile(path: Path) -> str:
 
 def cmd_label(args: argparse.Namespace) -> int:
     spec = _target_gpu(args)
-    texts = [(_read_profile(path), str(path)) for path in args.profiles]
+    texts = [
+        text
+        for path in args.profiles
+        for text in (
+            read_counter_collections(path)
+            if args.tool == "rocprofv3" and path.is_dir()
+            else [(_read_profile(path), str(path))]
+        )
+    ]
     if args.tool == "ncu":
         if len(texts) > 1:
             raise LassiError("roofline label: ncu writes one CSV for all its passes; give one file")

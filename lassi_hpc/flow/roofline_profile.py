@@ -29,7 +29,12 @@ from lassi_hpc.roofline.specs import GpuSpec
 from lassi_hpc.roofline.variant_records import VariantRoofline
 from lassi_hpc.store.roofline_codec import ROOFLINE_FILE_NAME, RooflineStore
 
-PROFILER_OF_LANGUAGE: dict[str, ProfilerName] = {"cuda": "ncu", "hip": "rocprof"}
+# The profilers of each language, in the order a worker looks for them: rocprof v1 first, as its
+# output is the better known; rocprofv3 where ROCm no longer ships it.
+PROFILERS_OF_LANGUAGE: dict[str, tuple[ProfilerName, ...]] = {
+    "cuda": ("ncu",),
+    "hip": ("rocprof", "rocprofv3"),
+}
 
 
 @dataclass(frozen=True)
@@ -53,14 +58,15 @@ def plan_roofline(
     tool: ProfilerName | None = None,
     gpu: GpuSpec | None = None,
 ) -> list[RooflineTask]:
-    """One task per CUDA (ncu) or HIP (rocprof) variant of the campaign, on the partition its
-    baseline uses; only `tool`'s language when given. `gpu` labels every kernel; without it each
-    partition's `gpu_model` must name a specs entry (checked here, before any work starts)."""
+    """One task per CUDA (ncu) or HIP (rocprof, else rocprofv3) variant of the campaign, on the
+    partition its baseline uses; only `tool`'s language, profiled with `tool`, when given. `gpu`
+    labels every kernel; without it each partition's `gpu_model` must name a specs entry (checked
+    here, before any work starts)."""
     tasks = []
     for baseline in plan_baseline(campaign, site):
         language = baseline.manifest.variant(baseline.variant).language
-        profiler = PROFILER_OF_LANGUAGE.get(language)
-        if profiler is None or (tool is not None and profiler != tool):
+        profilers = PROFILERS_OF_LANGUAGE.get(language, ())
+        if not profilers or (tool is not None and tool not in profilers):
             continue
         partition = baseline.partition
         tasks.append(
@@ -72,7 +78,7 @@ def plan_roofline(
                 toolchain=baseline.toolchain,
                 sandbox=site.sandbox,
                 scratch_dir=baseline.scratch_dir,
-                tool=profiler,
+                tools=(tool,) if tool is not None else profilers,
                 gpu=gpu or spec_for_partition(partition.name, partition.gpu_model),
                 keep_scratch=baseline.keep_scratch,
             )

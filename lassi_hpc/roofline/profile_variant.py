@@ -42,7 +42,8 @@ class RooflineTask:
     toolchain: Toolchain
     sandbox: SandboxSection
     scratch_dir: str
-    tool: ProfilerName
+    # The profilers to look for on the partition's PATH, in order; the first found runs.
+    tools: tuple[ProfilerName, ...]
     gpu: GpuSpec
     keep_scratch: bool = False
 
@@ -63,13 +64,15 @@ def profile_variant(task: RooflineTask) -> VariantRoofline:
 
 
 def _record(
-    task: RooflineTask, status: RooflineStatus, reason: str, **parts: object
+    task: RooflineTask, status: RooflineStatus, reason: str, tool: str = "", **parts: object
 ) -> VariantRoofline:
+    """The stored record; `tool` is the profiler that ran (before one was chosen, the
+    candidates, "rocprof or rocprofv3")."""
     return VariantRoofline(
         app=task.manifest.name,
         variant=task.variant,
         partition=task.partition.name,
-        tool=task.tool,
+        tool=tool or " or ".join(task.tools),
         gpu=task.gpu.name,
         status=status,
         reason=reason,
@@ -86,9 +89,11 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
         return _record(task, "compile-only", "compile-only partition: built, not profiled")
     env = dict(task.partition.run_env)
     search_path = env.get("PATH", os.environ.get("PATH", ""))
-    found = shutil.which(task.tool, path=search_path)
+    found_tools = ((tool, shutil.which(tool, path=search_path)) for tool in task.tools)
+    tool, found = next(((t, path) for t, path in found_tools if path is not None), ("", None))
     if found is None:
-        return _record(task, "profile-failed", f"{task.tool} not found on PATH {search_path!r}")
+        wanted = " or ".join(task.tools)
+        return _record(task, "profile-failed", f"{wanted} not found on PATH {search_path!r}")
     env.setdefault("PATH", search_path)
     limits = task.sandbox.limits(task.manifest.run.timeout_s * PROFILE_TIME_FACTOR)
     label = f"profile-{task.manifest.name}-{task.variant}"
@@ -97,7 +102,7 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
     with run_copy(build, task.manifest, Path(task.scratch_dir), label, task.keep_scratch) as copy:
         try:
             run = profile_kernels(
-                task.tool,
+                tool,
                 f"./{build.binary}",
                 task.manifest.inputs[0].args,
                 copy.run_dir,
@@ -109,17 +114,17 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
                 read_only_paths=(Path(found).resolve().parent, *copy.read_only_paths),
             )
         except RooflineError as error:
-            return _record(task, "profile-failed", f"{task.tool} output not understood: {error}")
+            reason = f"{tool} output not understood: {error}"
+            return _record(task, "profile-failed", reason, tool)
     if not run.result.ok:
         tail = (run.result.stderr or run.result.stdout)[-REASON_TAIL_CHARS:].strip()
-        return _record(
-            task, "profile-failed", f"{task.tool} failed: {run.result.failure_detail}; {tail}"
-        )
+        reason = f"{tool} failed: {run.result.failure_detail}; {tail}"
+        return _record(task, "profile-failed", reason, tool)
     if not run.profiles:
-        return _record(task, "profile-failed", f"{task.tool} reported no kernel launch")
+        return _record(task, "profile-failed", f"{tool} reported no kernel launch", tool)
     balance = balance_points(task.gpu)
     labels = tuple(
         label_profile(profile, balance, task.gpu.source)
         for profile in fastest_invocations(list(run.profiles))
     )
-    return _record(task, "ok", "", profiles=run.profiles, labels=labels)
+    return _record(task, "ok", "", tool, profiles=run.profiles, labels=labels)

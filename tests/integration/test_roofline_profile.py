@@ -1,6 +1,7 @@
-"""`lassi-hpc roofline profile` end to end: real nvcc build, real Parsl (local HTEX), real sandbox,
-real HDF5, with a FAKE `ncu` (no GPU here) that prints the hand-written ncu page of
-tests/data/roofline without running the binary."""
+"""`lassi-hpc roofline profile` end to end: real nvcc (and hipcc) build, real Parsl (local HTEX),
+real sandbox, real HDF5, with a FAKE `ncu` (no GPU here) that prints the hand-written ncu page of
+tests/data/roofline without running the binary, and a FAKE `rocprofv3` that writes the
+hand-written rocprofv3 file as pass files."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from lassi_hpc.config import load_campaign, load_site
 from lassi_hpc.flow.roofline_profile import default_roofline_path, run_roofline_profile
 from lassi_hpc.roofline.specs import gpu_spec
 from lassi_hpc.store.roofline_codec import read_roofline
+from lassi_hpc.testing.fake_rocprofv3 import install_fake_rocprofv3, split_into_passes
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 CANNED = REPO / "tests" / "data" / "roofline" / "ncu_raw.csv"
+CANNED_V3 = REPO / "tests" / "data" / "roofline" / "rocprofv3_counter_collection.csv"
 
 APP_TOML = """
 [app]
@@ -215,3 +218,75 @@ def test_profile_cli_without_a_gpu_model_asks_for_gpu(configs: tuple[Path, Path]
     assert completed.returncode != 0
     assert "partition 'gpu' has no gpu_model" in completed.stderr
     assert "--gpu" in completed.stderr
+
+
+# The same app in HIP, built by hipcc for an MI100 (gfx908; hipcc here is ROCm's, targeting AMD).
+HIP_LINES = {
+    "[variants.cuda]": "[variants.hip]",
+    'language = "cuda"': 'language = "hip"',
+    'dir = "cuda"': 'dir = "hip"',
+    '["main.cu", "Makefile"]': '["main.cpp", "Makefile"]',
+    'editable = ["main.cu"]': 'editable = ["main.cpp"]',
+    'variants = ["cuda"]': 'variants = ["hip"]',
+    "[toolchains.nvcc]": "[toolchains.hipcc]",
+    'compiler = "nvcc"': 'compiler = "hipcc"\nenv = { HIP_PLATFORM = "amd" }',
+    'make_vars = { CC = "nvcc", ARCH = "sm_80" }': 'make_vars = { CC = "hipcc" }',
+    'toolchain = "nvcc"': 'toolchain = "hipcc"',
+    'device = "nvidia"': 'device = "amd"',
+}
+HIP_MAKEFILE = """
+CC ?= hipcc
+main: main.cpp
+\t$(CC) --offload-arch=gfx908 -O2 main.cpp -o main
+"""
+
+
+def to_hip(text: str) -> str:
+    for line, replacement in HIP_LINES.items():
+        text = text.replace(line, replacement)
+    return text
+
+
+def write_hip_configs(tmp_path: Path) -> tuple[Path, Path]:
+    """The cuda app's configs turned to hip, with the FAKE rocprofv3 (and no rocprof) on the
+    partition's PATH."""
+    campaign, site = write_configs(tmp_path)
+    app = tmp_path / "suite" / "tinycu"
+    (app / "cuda").rename(app / "hip")
+    main_cpp = "#include <hip/hip_runtime.h>\n" + MAIN_CU.replace("cuda", "hip")
+    (app / "hip" / "main.cpp").write_text(main_cpp)
+    (app / "hip" / "main.cu").unlink()
+    (app / "hip" / "Makefile").write_text(HIP_MAKEFILE)
+    for path in (app / "app.toml", campaign, site):
+        path.write_text(to_hip(path.read_text()))
+    install_fake_rocprofv3(tmp_path / "fake-bin", split_into_passes(CANNED_V3.read_text()))
+    return campaign, site
+
+
+def test_a_hip_variant_is_profiled_with_rocprofv3_where_rocprof_is_missing(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("hipcc") is None:
+        pytest.skip("hipcc is not installed")
+    campaign_file, site_file = write_hip_configs(tmp_path)
+    campaign = load_campaign(campaign_file)
+    outcome = run_roofline_profile(campaign, load_site(site_file), gpu=gpu_spec("mi100"))
+    assert outcome.errors == ()
+    (variant,) = read_roofline(outcome.path).variants
+    assert (variant.variant, variant.tool, variant.status) == ("hip", "rocprofv3", "ok"), (
+        variant.reason
+    )
+    assert [label.kernel for label in variant.labels] == ["stream_triad"]
+
+
+def test_a_hip_variant_without_either_rocprof_says_which_it_looked_for(tmp_path: Path) -> None:
+    if shutil.which("hipcc") is None:
+        pytest.skip("hipcc is not installed")
+    campaign_file, site_file = write_hip_configs(tmp_path)
+    (tmp_path / "fake-bin" / "rocprofv3").unlink()
+    outcome = run_roofline_profile(
+        load_campaign(campaign_file), load_site(site_file), gpu=gpu_spec("mi100")
+    )
+    (variant,) = read_roofline(outcome.path).variants
+    assert (variant.tool, variant.status) == ("rocprof or rocprofv3", "profile-failed")
+    assert "rocprof or rocprofv3 not found on PATH" in variant.reason

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from rocprof_support import pass_files
 
 from lassi_hpc.cli import main
 
@@ -64,12 +65,10 @@ def test_label_with_an_unknown_gpu_is_a_clear_error(tmp_path: Path) -> None:
 def test_label_merges_rocprof_passes_given_as_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    header, *rows = (DATA / "rocprofv3_counter_collection.csv").read_text().splitlines()
     passes = []
-    for number, counters in enumerate((("F32",), ("F64",), ("INT",), ("FETCH", "WRITE"))):
-        path = tmp_path / f"pass_{number + 1}.csv"
-        path.write_text("\n".join([header, *(r for r in rows if any(c in r for c in counters))]))
-        passes.append(str(path))
+    for text, name in pass_files():
+        (tmp_path / name).write_text(text)
+        passes.append(str(tmp_path / name))
     code = main([
         "roofline", "label", *passes, "--tool", "rocprof", "--gpu", "mi100", "--wave-size", "32",
     ])  # fmt: skip

@@ -1,41 +1,16 @@
 """rocprofv3 run in several passes (one counter_collection.csv per `pmc:` line), merged by
 dispatch number; the wave size given for files that do not print it.
 
-The pass files are cut from the hand-written tests/data/roofline/rocprofv3_counter_collection.csv
-(NOT captured output; see its README), one file per pass of rocprof_input_text().
+The pass files are cut from a hand-written file (NOT captured output): see rocprof_support.py.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from rocprof_support import SINGLE_FILE, pass_files
 
 from lassi_hpc.roofline.errors import RooflineError
-from lassi_hpc.roofline.rocprof import parse_rocprof_csv, parse_rocprof_passes, rocprof_input_text
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "roofline"
-SINGLE_FILE = (DATA / "rocprofv3_counter_collection.csv").read_text()
-START_NS, END_NS = "1569140249026000", "1569140249046000"  # the file's one dispatch: 20 us
-
-
-def pass_counters() -> list[list[str]]:
-    """The counters of each `pmc:` line of the input file lassi_hpc gives rocprof."""
-    return [line.split()[1:] for line in rocprof_input_text().splitlines()]
-
-
-def pass_files(duration_ns: dict[int, int] | None = None) -> list[tuple[str, str]]:
-    """(text, name) per pass: the single file's header and the rows of that pass's counters;
-    `duration_ns` gives some passes another duration for the dispatch."""
-    header, *rows = SINGLE_FILE.splitlines()
-    files = []
-    for number, counters in enumerate(pass_counters()):
-        kept = [row for row in rows if any(f'"{counter}"' in row for counter in counters)]
-        if duration_ns and number in duration_ns:
-            end = str(int(START_NS) + duration_ns[number])
-            kept = [row.replace(END_NS, end) for row in kept]
-        files.append(("\n".join([header, *kept]) + "\n", f"pass_{number + 1}.csv"))
-    return files
+from lassi_hpc.roofline.rocprof import parse_rocprof_csv, parse_rocprof_passes
 
 
 def test_passes_merge_to_the_profile_of_one_file_holding_every_counter() -> None:
