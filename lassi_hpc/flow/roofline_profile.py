@@ -71,16 +71,9 @@ def plan_roofline(
         partition = baseline.partition
         tasks.append(
             RooflineTask(
-                manifest=baseline.manifest,
-                variant=baseline.variant,
-                partition=partition,
-                toolchain_name=baseline.toolchain_name,
-                toolchain=baseline.toolchain,
-                sandbox=site.sandbox,
-                scratch_dir=baseline.scratch_dir,
+                baseline=baseline,
                 tools=(tool,) if tool is not None else profilers,
                 gpu=gpu or spec_for_partition(partition.name, partition.gpu_model),
-                keep_scratch=baseline.keep_scratch,
             )
         )
     if not tasks:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lassi_hpc.apps.manifest import AppManifest
-from lassi_hpc.config.site import Partition, SandboxSection, Toolchain
+from lassi_hpc.config.site import Partition
 from lassi_hpc.records import BuildResult
 from lassi_hpc.roofline.errors import RooflineError
 from lassi_hpc.roofline.label import fastest_invocations, label_profile
 from lassi_hpc.roofline.profile_run import ProfilerName, profile_kernels
 from lassi_hpc.roofline.specs import GpuSpec, balance_points
 from lassi_hpc.roofline.variant_records import RooflineStatus, VariantRoofline
+from lassi_hpc.stages.baseline import BaselineTask
 from lassi_hpc.stages.build import scratch_build
 from lassi_hpc.stages.run import run_copy
 
@@ -33,32 +34,39 @@ REASON_TAIL_CHARS = 600
 
 @dataclass(frozen=True)
 class RooflineTask:
-    """Everything a worker needs to profile one app variant; plain data, picklable."""
+    """Everything a worker needs to profile one app variant; plain data, picklable. The build
+    and where it runs are the baseline's (its measure settings go unused)."""
 
-    manifest: AppManifest
-    variant: str
-    partition: Partition
-    toolchain_name: str
-    toolchain: Toolchain
-    sandbox: SandboxSection
-    scratch_dir: str
+    baseline: BaselineTask
     # The profilers to look for on the partition's PATH, in order; the first found runs.
     tools: tuple[ProfilerName, ...]
     gpu: GpuSpec
-    keep_scratch: bool = False
+
+    @property
+    def manifest(self) -> AppManifest:
+        return self.baseline.manifest
+
+    @property
+    def variant(self) -> str:
+        return self.baseline.variant
+
+    @property
+    def partition(self) -> Partition:
+        return self.baseline.partition
 
 
 def profile_variant(task: RooflineTask) -> VariantRoofline:
     """Build, then run `tool` on the binary with the app's first (default) input, and label each
     kernel's fastest of its first two launches against `task.gpu`."""
+    job = task.baseline
     with scratch_build(
-        task.manifest,
-        task.variant,
-        task.toolchain_name,
-        task.toolchain,
-        Path(task.scratch_dir),
-        task.sandbox.limits(task.manifest.build.timeout_s),
-        task.keep_scratch,
+        job.manifest,
+        job.variant,
+        job.toolchain_name,
+        job.toolchain,
+        Path(job.scratch_dir),
+        job.sandbox.limits(job.manifest.build.timeout_s),
+        job.keep_scratch,
     ) as build:
         return _after_build(task, build)
 
@@ -95,11 +103,12 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
         wanted = " or ".join(task.tools)
         return _record(task, "profile-failed", f"{wanted} not found on PATH {search_path!r}")
     env.setdefault("PATH", search_path)
-    limits = task.sandbox.limits(task.manifest.run.timeout_s * PROFILE_TIME_FACTOR)
-    label = f"profile-{task.manifest.name}-{task.variant}"
+    job = task.baseline
+    limits = job.sandbox.limits(job.manifest.run.timeout_s * PROFILE_TIME_FACTOR)
+    label = f"profile-{job.manifest.name}-{job.variant}"
     # A copy laid out like a run's, so that inputs read from beside the variant directory
     # (run files) are found, and the build directory is left as it was.
-    with run_copy(build, task.manifest, Path(task.scratch_dir), label, task.keep_scratch) as copy:
+    with run_copy(build, job.manifest, Path(job.scratch_dir), label, job.keep_scratch) as copy:
         try:
             run = profile_kernels(
                 tool,
