@@ -117,6 +117,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     from lassi_hpc.energy import detect_backend
+    from lassi_hpc.roofline.profile_run import PROFILERS
+    from lassi_hpc.roofline.profiler_access import profiler_lines
     from lassi_hpc.sandbox import isolation_report
 
     print(f"lassi_hpc {__version__}, Python {sys.version.split()[0]}")
@@ -138,6 +140,8 @@ def cmd_env(args: argparse.Namespace) -> int:
         print(f"compiler {compiler}: {shutil.which(compiler) or 'not found'}")
     for launcher in ("mpiexec", "srun"):
         print(f"launcher {launcher}: {shutil.which(launcher) or 'not found'}")
+    for line in profiler_lines(PROFILERS):
+        print(line)
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 from lassi_hpc.records import CommandResult, SandboxLimits
 from lassi_hpc.roofline.errors import RooflineError
 from lassi_hpc.roofline.ncu import ncu_command, parse_ncu_csv
+from lassi_hpc.roofline.profiler_access import counter_permission_refusal
 from lassi_hpc.roofline.records import KernelProfile
 from lassi_hpc.roofline.rocprof import (
     INPUT_FILE_NAME,
@@ -33,10 +34,12 @@ PROFILERS: tuple[ProfilerName, ...] = ("ncu", "rocprof", "rocprofv3")
 @dataclass(frozen=True)
 class ProfileRun:
     """What one profiled run gave: the sandbox's record of the command and every parsed launch
-    (empty when the command failed)."""
+    (empty when the command failed). `refusal` says why the profiler read no counter when the
+    GPU refused them (profiles are then empty whatever the exit status)."""
 
     result: CommandResult
     profiles: tuple[KernelProfile, ...]
+    refusal: str = ""
 
 
 def profile_command(tool: str, binary: str, args: Sequence[str]) -> tuple[str, ...]:
@@ -76,6 +79,9 @@ def profile_kernels(
     if tool in ("rocprof", "rocprofv3"):
         (workdir / INPUT_FILE_NAME).write_text(rocprof_input_text(), encoding="utf-8")
     result = run_sandboxed(argv, workdir, limits, env, read_only_paths, isolation=isolation)
+    refusal = counter_permission_refusal(tool, result.stdout + result.stderr)
+    if refusal:
+        return ProfileRun(result, (), refusal)
     if not result.ok:
         return ProfileRun(result, ())
     if tool == "ncu":

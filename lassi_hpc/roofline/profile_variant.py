@@ -125,6 +125,8 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
         except RooflineError as error:
             reason = f"{tool} output not understood: {error}"
             return _record(task, "profile-failed", reason, tool)
+    if run.refusal:
+        return _record(task, "profile-failed", run.refusal, tool)
     if not run.result.ok:
         tail = (run.result.stderr or run.result.stdout)[-REASON_TAIL_CHARS:].strip()
         reason = f"{tool} failed: {run.result.failure_detail}; {tail}"
