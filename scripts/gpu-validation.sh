@@ -15,6 +15,8 @@ mkdir -p "$work"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi --query-gpu=name,uuid,driver_version,power.limit,clocks.max.sm --format=csv \
     | tee "$work/nvidia-smi.csv"
+# What lassi_hpc finds here: energy backend, sandbox layers, profilers and ncu's counter access.
+python3 -m lassi_hpc.cli env 2>&1 | tee "$work/lassi-hpc-env.txt"
 case $phase in
 energy)
     python3 -m benchmarks.gpu_validation --out "$work" --steps measure linearity sensor "$@" \
