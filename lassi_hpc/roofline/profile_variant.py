@@ -97,11 +97,11 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
         return _record(task, "compile-only", "compile-only partition: built, not profiled")
     env = dict(task.partition.run_env)
     search_path = env.get("PATH", os.environ.get("PATH", ""))
-    found_tools = ((tool, shutil.which(tool, path=search_path)) for tool in task.tools)
-    tool, found = next(((t, path) for t, path in found_tools if path is not None), ("", None))
-    if found is None:
+    first = _first_on_path(task.tools, search_path)
+    if first is None:
         wanted = " or ".join(task.tools)
         return _record(task, "profile-failed", f"{wanted} not found on PATH {search_path!r}")
+    tool, found = first
     env.setdefault("PATH", search_path)
     job = task.baseline
     limits = job.sandbox.limits(job.manifest.run.timeout_s * PROFILE_TIME_FACTOR)
@@ -139,3 +139,12 @@ def _after_build(task: RooflineTask, build: BuildResult) -> VariantRoofline:
         for profile in fastest_invocations(list(run.profiles))
     )
     return _record(task, "ok", "", tool, profiles=run.profiles, labels=labels)
+
+
+def _first_on_path(tools: tuple[str, ...], search_path: str) -> tuple[str, str] | None:
+    """(tool, its path) of the first of `tools` found on `search_path`; None if none is."""
+    for tool in tools:
+        found = shutil.which(tool, path=search_path)
+        if found is not None:
+            return tool, found
+    return None

@@ -21,15 +21,16 @@ SP_COUNTERS = {"SQ_INSTS_VALU_ADD_F32": 1, "SQ_INSTS_VALU_MUL_F32": 1, "SQ_INSTS
 DP_COUNTERS = {"SQ_INSTS_VALU_ADD_F64": 1, "SQ_INSTS_VALU_MUL_F64": 1, "SQ_INSTS_VALU_FMA_F64": 2}
 INT_COUNTERS = ("SQ_INSTS_VALU_INT32", "SQ_INSTS_VALU_INT64")
 TRAFFIC_COUNTERS = ("FETCH_SIZE", "WRITE_SIZE")  # derived metrics, in kilobytes (1024 bytes)
+# One profiling pass per group: a pass holds a few counters only.
+COUNTER_PASSES = (tuple(SP_COUNTERS), tuple(DP_COUNTERS), INT_COUNTERS, TRAFFIC_COUNTERS)
 INPUT_FILE_NAME = "rocprof_input.txt"
 RESULTS_FILE_NAME = "rocprof_results.csv"
 _KIB = 1024
 
 
 def rocprof_input_text() -> str:
-    """The `-i` input file: one `pmc:` line per pass (a pass holds a few counters only)."""
-    passes = (tuple(SP_COUNTERS), tuple(DP_COUNTERS), INT_COUNTERS, TRAFFIC_COUNTERS)
-    return "".join("pmc: " + " ".join(counters) + "\n" for counters in passes)
+    """The `-i` input file: one `pmc:` line per pass of COUNTER_PASSES."""
+    return "".join("pmc: " + " ".join(counters) + "\n" for counters in COUNTER_PASSES)
 
 
 def rocprof_command(binary: str, args: Sequence[str], rocprof: str = "rocprof") -> tuple[str, ...]:
@@ -117,7 +118,7 @@ def _merge_pass(into: dict[str, str], row: dict[str, str], where: str, first: st
             f"{where} runs {kernel!r}, in {first} {first_kernel!r}: passes of one program must "
             "dispatch the same kernels in the same order"
         )
-    for counter in (*SP_COUNTERS, *DP_COUNTERS, *INT_COUNTERS, *TRAFFIC_COUNTERS):
+    for counter in (counter for counters in COUNTER_PASSES for counter in counters):
         if counter in row and counter in into:
             raise RooflineError(f"{where}: counter {counter} is in an earlier pass too")
         if counter in row:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lassi_hpc.roofline.rocprof import rocprof_input_text
+from lassi_hpc.roofline.rocprof import COUNTER_PASSES
 
 FAKE_ROCPROFV3_SCRIPT = """#!/bin/sh
 # FAKE rocprofv3 (lassi_hpc.testing.fake_rocprofv3): checks that it is called as
@@ -30,13 +30,12 @@ done
 
 def split_into_passes(counter_collection: str) -> list[str]:
     """One long-format counter_collection.csv holding every counter, cut into the files
-    rocprofv3's passes would write: one per `pmc:` line of rocprof_input_text(), each with the
-    header and the rows of that line's counters."""
+    rocprofv3's passes would write: one per pass of COUNTER_PASSES (a `pmc:` line of the input
+    file), each with the header and the rows of that pass's counters."""
     header, *rows = counter_collection.splitlines()
-    passes = [line.split()[1:] for line in rocprof_input_text().splitlines()]
     return [
         "\n".join([header, *(row for row in rows if any(f'"{c}"' in row for c in counters))]) + "\n"
-        for counters in passes
+        for counters in COUNTER_PASSES
     ]
 
 

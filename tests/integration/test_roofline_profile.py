@@ -257,8 +257,12 @@ def write_hip_configs(tmp_path: Path) -> tuple[Path, Path]:
     (app / "hip" / "main.cpp").write_text(main_cpp)
     (app / "hip" / "main.cu").unlink()
     (app / "hip" / "Makefile").write_text(HIP_MAKEFILE)
-    for path in (app / "app.toml", campaign, site):
-        path.write_text(to_hip(path.read_text()))
+    configs = (app / "app.toml", campaign, site)
+    texts = [path.read_text() for path in configs]
+    unmatched = [line for line in HIP_LINES if not any(line in text for text in texts)]
+    assert not unmatched, f"the cuda configs changed; no longer found: {unmatched}"
+    for path, text in zip(configs, texts, strict=True):
+        path.write_text(to_hip(text))
     install_fake_rocprofv3(tmp_path / "fake-bin", split_into_passes(CANNED_V3.read_text()))
     return campaign, site
 
