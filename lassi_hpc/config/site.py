@@ -10,6 +10,7 @@ from typing import Literal
 
 from lassi_hpc.apps.manifest import Language
 from lassi_hpc.apps.mpi_launch import optional_mpi_launcher
+from lassi_hpc.config.sbatch_values import check_sbatch_values
 from lassi_hpc.config.validate import build, checked, non_empty, non_negative, positive, read_toml
 from lassi_hpc.errors import ConfigError
 from lassi_hpc.records import SandboxLimits
@@ -302,10 +303,14 @@ def load_site(path: Path) -> SiteConfig:
             raise ConfigError(
                 file, f"{key}.slurm", "an external server is not started by lassi_hpc"
             )
+        if server.slurm is not None:
+            _check_job_values(file, f"{key}.slurm", server.slurm)
     if parsed.site.scheduler == "slurm" and parsed.slurm is None:
         raise ConfigError(file, "slurm", "a [slurm] table is required when scheduler = 'slurm'")
     if parsed.site.scheduler != "slurm" and parsed.slurm is not None:
         raise ConfigError(file, "slurm", "only for scheduler = 'slurm'")
+    if parsed.slurm is not None and parsed.slurm.driver is not None:
+        _check_job_values(file, "slurm.driver", parsed.slurm.driver)
     base = path.resolve().parent
     section = parsed.site
     scratch = base / section.scratch_dir if section.scratch_dir else Path(tempfile.gettempdir())
@@ -331,6 +336,19 @@ def _check_scheduler_keys(file: str, key: str, scheduler: str, partition: Partit
             if getattr(partition, name) != getattr(defaults, name):
                 raise ConfigError(file, f"{key}.{name}", "only for scheduler = 'slurm'")
         return
+    # Parsl writes these on the block's #SBATCH lines as they are.
+    check_sbatch_values(
+        file,
+        key,
+        {
+            "slurm_partition": (partition.slurm_partition, "partition"),
+            "account": (partition.account, "account"),
+            "qos": (partition.qos, "qos"),
+            "constraint": (partition.constraint, "constraint"),
+            "gpu_type": (partition.gpu_type, "gres"),
+        },
+        partition.scheduler_options,
+    )
     drain_s, block_s = partition.drain_before_walltime_s, walltime_s(partition.walltime)
     if drain_s is not None and not 0 <= drain_s < block_s:
         raise ConfigError(
@@ -353,3 +371,19 @@ def _check_scheduler_keys(file: str, key: str, scheduler: str, partition: Partit
             f"{key}.workers",
             "a GPU partition on Slurm runs one worker per GPU (gpus_per_node); leave workers out",
         )
+
+
+def _check_job_values(file: str, key: str, job: SlurmJob) -> None:
+    check_sbatch_values(
+        file,
+        key,
+        {
+            "partition": (job.partition, "partition"),
+            "account": (job.account, "account"),
+            "qos": (job.qos, "qos"),
+            "constraint": (job.constraint, "constraint"),
+            "gpu_type": (job.gpu_type, "gres"),
+            "memory": (job.memory, "mem"),
+        },
+        job.scheduler_options,
+    )

@@ -1,19 +1,13 @@
 """`#SBATCH` lines, built in Python from config values and checked so that sbatch reads them as
-written.
-
-sbatch does not parse #SBATCH lines as shell: a quote, `#`, `$` or space in a value is taken
-literally, cuts the value short or ends the option list, depending on the Slurm version. Such
-values are refused with an error naming the config key instead of being quoted.
+written (the rules are in config/sbatch_values.py). Values sbatch would misread are refused with
+an error naming the config key instead of being quoted.
 """
 
 from __future__ import annotations
 
-import re
-
+from lassi_hpc.config.sbatch_values import sbatch_value_problem, scheduler_line_problem
 from lassi_hpc.config.site import SlurmJob
 from lassi_hpc.errors import ConfigError
-
-_UNSAFE = re.compile(r"[\s'\"#$`\\]")
 
 SIGNAL_TIME_MAX_S = 65535
 """The largest lead time Slurm's --signal=...@TIME accepts, in seconds."""
@@ -22,15 +16,8 @@ SIGNAL_TIME_MAX_S = 65535
 def sbatch_option(option: str, value: str, *, file: str, key: str) -> str:
     """`#SBATCH --option=value`; ConfigError naming `file` and `key` when the value is empty or
     holds whitespace, a quote, `#`, `$`, a backquote or a backslash."""
-    if not value or _UNSAFE.search(value):
-        raise ConfigError(
-            file,
-            key,
-            f"cannot be written on an #SBATCH line (--{option}): it must be non-empty, without "
-            "whitespace, quotes, '#', '$', backquotes or backslashes",
-            value=value,
-            show_value=True,
-        )
+    if (problem := sbatch_value_problem(value, option)) is not None:
+        raise ConfigError(file, key, problem, value=value, show_value=True)
     return f"#SBATCH --{option}={value}"
 
 
@@ -72,12 +59,6 @@ def scheduler_option_lines(options: tuple[str, ...], *, file: str, key: str) -> 
     """The site's extra `#SBATCH ...` lines, verbatim; each must be one line starting with
     `#SBATCH`, since anything else would end sbatch's reading of the directives."""
     for index, line in enumerate(options):
-        if not line.startswith("#SBATCH ") or "\n" in line or "\r" in line:
-            raise ConfigError(
-                file,
-                f"{key}[{index}]",
-                "must be one line starting with '#SBATCH ', e.g. '#SBATCH --reservation=gpu-week'",
-                value=line,
-                show_value=True,
-            )
+        if (problem := scheduler_line_problem(line)) is not None:
+            raise ConfigError(file, f"{key}[{index}]", problem, value=line, show_value=True)
     return list(options)

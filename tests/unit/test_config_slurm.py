@@ -98,6 +98,46 @@ def test_slurm_mistakes_name_the_key(
         assert fragment in str(caught.value), str(caught.value)
 
 
+# Parsl writes a partition's own requests (partition, account, GPUs) after its scheduler_options,
+# and sbatch stops reading directives at the first line that is not one: such a line used to drop
+# them silently. Values sbatch would misread failed only at submission.
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        (
+            (
+                'walltime = "04:00:00"',
+                'walltime = "04:00:00"\nscheduler_options = ["--mail-type=END"]',
+            ),
+            ["partitions[0].scheduler_options[0]", "starting with '#SBATCH '"],
+        ),
+        (('gpu_type = "a100"', 'gpu_type = "gpu:a100"'), ["partitions[0].gpu_type", "GRES type"]),
+        (('account = "proj42"', 'account = "proj 42"'), ["partitions[0].account", "--account"]),
+        (
+            ('slurm_partition = "cpu"', 'slurm_partition = "cpu#2"'),
+            ["partitions[1].slurm_partition"],
+        ),
+        (
+            ('walltime = "2-00:00:00"', 'walltime = "2-00:00:00"\nmemory = "16 GB"'),
+            ["slurm.driver.memory", "--mem"],
+        ),
+        (
+            ("gpus = 4\n", 'gpus = 4\nscheduler_options = ["--comment=vllm"]\n'),
+            ["llm_servers.big.slurm.scheduler_options[0]", "'#SBATCH '"],
+        ),
+        (("gpus = 4\n", 'gpus = 4\ngpu_type = "gpu:a100"\n'), ["llm_servers.big.slurm.gpu_type"]),
+    ],
+)
+def test_values_sbatch_would_misread_fail_when_the_site_loads(
+    tmp_path: Path, edit: tuple[str, str], fragments: list[str]
+) -> None:
+    assert edit[0] in SITE
+    with pytest.raises(ConfigError) as caught:
+        load_site(write(tmp_path, SITE.replace(*edit, 1)))
+    for fragment in fragments:
+        assert fragment in str(caught.value), str(caught.value)
+
+
 def test_a_slurm_site_needs_its_slurm_table(tmp_path: Path) -> None:
     text = (
         SITE.split("[slurm]", maxsplit=1)[0]
