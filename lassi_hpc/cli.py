@@ -83,6 +83,7 @@ def _check_shared_paths(sites: list[SiteConfig], campaigns: list[CampaignConfig]
 
 def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
+    sites: list[SiteConfig] = []
     slurm_sites: list[SiteConfig] = []
     campaigns: list[CampaignConfig] = []
     for path in args.files:
@@ -93,6 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             detail = f"{len(campaign.apps)} apps, results in {campaign.results_file}"
         elif kind == "site":
             site = load_site(path)
+            sites.append(site)
             if site.scheduler == "slurm":
                 slurm_sites.append(site)
             missing = [
@@ -111,8 +113,24 @@ def cmd_check(args: argparse.Namespace) -> int:
             manifest = load_manifest(path.parent if path.name == MANIFEST_NAME else path)
             detail = f"variants {', '.join(v for v, _ in manifest.variants)}"
         print(f"{path}: valid {kind} config ({detail})")
+    _check_campaigns_on_sites(sites, campaigns)
     _check_shared_paths(slurm_sites, campaigns)
     return 1 if failed else 0
+
+
+def _check_campaigns_on_sites(sites: list[SiteConfig], campaigns: list[CampaignConfig]) -> None:
+    """Each campaign against each site given with it, as `run` would check them first."""
+    if not sites or not campaigns:
+        return
+    from lassi_hpc.flow.campaign import check_campaign_on_site
+
+    for site in sites:
+        for campaign in campaigns:
+            roles = check_campaign_on_site(campaign, site)
+            print(
+                f"{campaign.source}: runs on site {site.name!r} (LLM servers: "
+                f"{', '.join(f'{role} {name!r}' for role, name in roles.items())})"
+            )
 
 
 def cmd_env(args: argparse.Namespace) -> int:

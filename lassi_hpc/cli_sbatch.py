@@ -58,7 +58,11 @@ def cmd_render_sbatch(args: argparse.Namespace) -> int:
     if args.vllm_server is not None:
         script = vllm_server_script(site, args.vllm_server)
     else:
+        from lassi_hpc.flow.campaign import check_campaign_on_site
+
         campaign = load_campaign(args.campaign)
+        # A mismatch found here costs seconds; found by the driver, it costs the queue wait.
+        check_campaign_on_site(campaign, site)
         script = driver_script(campaign, site)
         _ensure_log_dir(campaign.results_file.parent)
     if args.output is None:

@@ -101,6 +101,15 @@ def check_llm_servers(campaign: CampaignConfig, site: SiteConfig) -> dict[str, s
     return roles
 
 
+def check_campaign_on_site(campaign: CampaignConfig, site: SiteConfig) -> dict[str, str]:
+    """What `run` checks before any work starts, for commands that prepare a run elsewhere
+    (`check`, `render-sbatch`): the LLM servers the campaign names and a partition for every app
+    variant. Returns check_llm_servers' roles; raises ConfigError or AppError."""
+    roles = check_llm_servers(campaign, site)
+    plan_baseline(campaign, site)
+    return roles
+
+
 def run_campaign(
     campaign: CampaignConfig, site: SiteConfig, progress_stream: TextIO | None = None
 ) -> Path:

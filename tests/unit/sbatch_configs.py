@@ -40,6 +40,9 @@ setup = {setup}
 partition = "cpu"
 walltime = "00:10:00"
 setup = ['export LASSI_TEST_DRIVER_SETUP=driver']
+
+[llm_servers.embedded]
+kind = "embedded"
 """
 
 DEFAULT_SETUP = "['export LASSI_TEST_SITE_SETUP=site']"

@@ -22,6 +22,14 @@ def test_check_accepts_each_kind(capsys: pytest.CaptureFixture[str]) -> None:
     assert "valid campaign config" in out
     assert "valid site config" in out
     assert "valid app config" in out
+    assert "demo.toml: runs on site 'local' (LLM servers: generator 'embedded'" in out
+
+
+def test_check_refuses_a_campaign_its_site_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
+    # The Slurm example site serves no 'embedded' model, which the demo campaign asks for.
+    files = [REPO / "site_configs" / "slurm-a100-mi100.toml", REPO / "examples/campaigns/demo.toml"]
+    assert main(["check", "--offline", *map(str, files)]) == 2
+    assert "llm.generator: no LLM server named 'embedded'" in capsys.readouterr().err
 
 
 def test_check_rejects_a_typo_with_exit_2(

@@ -46,6 +46,30 @@ def test_an_existing_log_directory_is_left_alone(
     assert capsys.readouterr().err == ""
 
 
+# The driver would find the mismatch only after its job had waited in the queue.
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        (('name = "stencil2d"', 'name = "stencil2d"\n\n[llm]\ngenerator = "vllm"'),
+         ["llm.generator: no LLM server named 'vllm'", "must be one of: embedded"]),
+        (('variants = ["omp"]', 'variants = ["cuda"]'),
+         ["stencil2d/cuda", "no partition that builds cuda"]),
+    ],
+)  # fmt: skip
+def test_a_campaign_the_site_cannot_run_is_refused_before_rendering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], fragments: list[str]
+) -> None:
+    campaign, site = write_configs(tmp_path)
+    text = campaign.source.read_text(encoding="utf-8")
+    assert edit[0] in text
+    campaign.source.write_text(text.replace(*edit), encoding="utf-8")
+    with pytest.raises(LassiError) as error:
+        render_sbatch(str(campaign.source), "--site", str(site.source))
+    for fragment in fragments:
+        assert fragment in str(error.value)
+    assert capsys.readouterr().out == ""
+
+
 def test_the_vllm_server_script_is_written_executable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

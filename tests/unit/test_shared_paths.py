@@ -35,6 +35,9 @@ compiler = "g++"
 [[partitions]]
 name = "omp"
 toolchain = "gcc"
+
+[llm_servers.embedded]
+kind = "embedded"
 """
 
 CAMPAIGN = """
