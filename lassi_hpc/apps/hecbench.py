@@ -41,6 +41,12 @@ SKIPPED_NAMES = ("main", "a.out")
 SKIPPED_SUFFIXES = (".o", ".so", ".a", ".bin", ".dat", ".gz", ".zip")
 
 _RUN_LINE = re.compile(r"\./(?:\$\(program\)|main\b)(?P<args>.*)$")
+_ASSIGNMENT = re.compile(
+    r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>:{0,2}=|\?=)\s*(?P<value>.*)$"
+)
+_REFERENCE = re.compile(r"\$[({](?P<name>[A-Za-z_][A-Za-z0-9_]*)[)}]")
+_CONDITIONAL_START = re.compile(r"^\s*(ifeq|ifneq|ifdef|ifndef)\b")
+_CONDITIONAL_END = re.compile(r"^\s*endif\b")
 
 
 def variant_dir(suite_root: Path, app: str, variant: str) -> Path:
@@ -58,10 +64,57 @@ def make_run_args(makefile: Path) -> tuple[str, ...]:
         if in_run and line.startswith("\t"):
             match = _RUN_LINE.search(line.strip())
             if match:
-                return tuple(shlex.split(match.group("args")))
+                return _expanded_args(makefile, match.group("args"))
         elif in_run and line.strip() and not line.startswith("\t"):
             break
-    raise AppError(f"{makefile}: no `run` target that runs ./$(program) or ./main")
+    raise AppError(
+        f"{makefile}: no `run` target that runs ./$(program) or ./main; give the program's "
+        "arguments in the campaign (`args = [...]` under this app's [[apps]])"
+    )
+
+
+def _expanded_args(makefile: Path, text: str) -> tuple[str, ...]:
+    """The run line's arguments with the Makefile's own variables (`./$(program) $(SIZE)`)
+    replaced by their values: passed verbatim, `$(SIZE)` would reach the program as text."""
+    values = _plain_assignments(makefile)
+    for _ in range(10):  # a variable's value may name another one
+        text = _REFERENCE.sub(lambda m: values.get(m.group("name"), m.group(0)), text)
+    unknown = sorted({m.group("name") for m in _REFERENCE.finditer(text)})
+    if unknown or "$" in text:
+        names = ", ".join(unknown) or text.strip()
+        raise AppError(
+            f"{makefile}: the `run` target's arguments use make variables whose values are not "
+            f"known here ({names}); give the program's arguments in the campaign "
+            "(`args = [...]` under this app's [[apps]])"
+        )
+    return tuple(shlex.split(text))
+
+
+def _plain_assignments(makefile: Path) -> dict[str, str]:
+    """`NAME = value` (also `:=`, `::=`, `?=`) outside conditionals and recipes. A variable set
+    only inside `ifeq ... endif`, or appended to with `+=`, is left out: its value depends on
+    what make is told."""
+    text = makefile.read_text(encoding="utf-8", errors="replace").replace("\\\n", " ")
+    values: dict[str, str] = {}
+    appended: set[str] = set()
+    depth = 0
+    for raw in text.splitlines():
+        if raw.startswith("\t"):
+            continue
+        line = raw.split("#", 1)[0].rstrip()
+        if _CONDITIONAL_START.match(line):
+            depth += 1
+        elif _CONDITIONAL_END.match(line):
+            depth = max(0, depth - 1)
+        elif re.match(r"^[A-Za-z_][A-Za-z0-9_]*\s*\+=", line):
+            appended.add(line.split("+=", 1)[0].strip())
+        elif (
+            depth == 0
+            and (match := _ASSIGNMENT.match(line))
+            and (match.group("op") != "?=" or match.group("name") not in values)
+        ):
+            values[match.group("name")] = match.group("value").strip()
+    return {name: value for name, value in values.items() if name not in appended}
 
 
 def load_hecbench_app(

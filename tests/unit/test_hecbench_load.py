@@ -172,3 +172,53 @@ def test_prompts_show_the_headers_a_variant_builds_with_from_its_sibling(tmp_pat
     assert set(shown) == {"../envelope-cuda/reference.h", "../envelope-cuda/window.h"}
     reference = SUITE / "src" / "envelope-cuda" / "reference.h"
     assert shown["../envelope-cuda/reference.h"] == reference.read_text(encoding="utf-8")
+
+
+RUN_MAKEFILE = """CC = icpx
+LAUNCHER  =
+SIZE      = 4096   # elements
+REPEAT   := $(COUNT)
+COUNT     = 3
+program = main
+ifeq ($(DEBUG),yes)
+  DEBUG_SIZE = 16
+endif
+FLAGS = -O3
+FLAGS += -g
+$(program): main.cpp
+\t$(CC) -o $(program) main.cpp
+run: $(program)
+\t$(LAUNCHER) ./$(program) {args}
+"""
+
+
+def run_target_app(tmp_path: Path, args: str) -> Path:
+    variant = tmp_path / "src" / "odd-omp"
+    variant.mkdir(parents=True)
+    (variant / "main.cpp").write_text("int main() { return 0; }\n")
+    (variant / "Makefile").write_text(RUN_MAKEFILE.format(args=args))
+    return tmp_path
+
+
+def test_run_line_make_variables_are_replaced_by_the_makefiles_values(tmp_path: Path) -> None:
+    suite = run_target_app(tmp_path, "$(SIZE) ${REPEAT} -v")
+    manifest = load_hecbench_app(suite, "odd", ["omp"], table={})
+    # Passed verbatim, `$(SIZE)` reached the program as text and the baseline failed.
+    assert manifest.default_input.args == ("4096", "3", "-v")
+
+
+@pytest.mark.parametrize("args", ["$(DEBUG_SIZE) 2", "$(FLAGS)", "$(UNSET) 1"])
+def test_run_line_variables_of_unknown_value_ask_for_args(tmp_path: Path, args: str) -> None:
+    suite = run_target_app(tmp_path, args)
+    with pytest.raises(AppError, match=r"make variables whose values are not known.*args = "):
+        load_hecbench_app(suite, "odd", ["omp"], table={})
+    manifest = load_hecbench_app(suite, "odd", ["omp"], args=["7"], table={})
+    assert manifest.default_input.args == ("7",)
+
+
+def test_an_app_outside_the_table_without_a_run_target_asks_for_args(tmp_path: Path) -> None:
+    suite = run_target_app(tmp_path, "1")
+    makefile = suite / "src" / "odd-omp" / "Makefile"
+    makefile.write_text(makefile.read_text().split("run:")[0])
+    with pytest.raises(AppError, match=r"no `run` target.*args = \[\.\.\.\]` under this app"):
+        load_hecbench_app(suite, "odd", ["omp"], table={})
