@@ -9,6 +9,7 @@ toolchains build it with make variables on the command line (docs/hecbench.md).
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -231,7 +232,7 @@ def describe_hecbench_app(
     ]
     every_arg = [arg for app_input in inputs for arg in app_input.args]
     specs = [
-        (name, replace(spec, run_files=argument_files(every_arg, app_root / spec.dir, app_root)))
+        (name, replace(spec, run_files=_run_files(every_arg, app_root, spec)))
         for name, spec in specs
     ]
     # One command for every variant: the union of their flags, each relative to its own
@@ -250,6 +251,33 @@ def describe_hecbench_app(
         oracle=oracle or OracleSpec(),
         variants=tuple(specs),
     )
+
+
+def _run_files(args: Sequence[str], app_root: Path, spec: VariantSpec) -> tuple[str, ...]:
+    """The files, relative to `app_root`, that runs with `args` read beside the build's copy:
+    those outside the variant directory, and its own data files that are not sources."""
+    outside = argument_files(args, app_root / spec.dir, app_root)
+    return tuple(sorted({*outside, *_unsourced_argument_files(args, app_root, spec)}))
+
+
+def _unsourced_argument_files(
+    args: Sequence[str], app_root: Path, spec: VariantSpec
+) -> tuple[str, ...]:
+    """Files of the variant's own directory that arguments name (`./main input.dat`) but that
+    are not among its sources (SKIPPED_SUFFIXES: data, not code), relative to `app_root`: the
+    build's copy lacks them, so a run would not find them without being given them."""
+    directory = app_root / spec.dir
+    found = []
+    for arg in args:
+        for path in {arg, arg.split("=", 1)[-1]}:
+            if not path or Path(path).is_absolute():
+                continue
+            target = Path(os.path.normpath(directory / path))
+            if not target.is_relative_to(directory) or not target.is_file():
+                continue
+            if target.relative_to(directory).as_posix() not in spec.sources:
+                found.append(target.relative_to(app_root).as_posix())
+    return tuple(found)
 
 
 def _source_files(directory: Path) -> tuple[str, ...]:

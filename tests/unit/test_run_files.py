@@ -124,3 +124,25 @@ def test_without_run_files_the_input_is_not_there(tmp_path: Path, scratch_root: 
     remove_build_copy(without, build)
     assert not run.command.ok
     assert "../app-cuda/input.txt" in run.command.stderr
+
+
+def test_a_data_file_of_the_variant_directory_is_given_to_its_runs(
+    tmp_path: Path, scratch_root: Path
+) -> None:
+    """`./main input.dat`: .dat files are not copied as sources (data, not code), so the build's
+    copy lacks the file; it becomes a run file and the run finds it."""
+    if shutil.which("g++") is None or shutil.which("make") is None:
+        pytest.skip("g++ or make not on PATH")
+    suite = suite_tree(tmp_path / "suite")
+    variant = suite / "src" / "app-omp"
+    (variant / "Makefile").write_text(MAKEFILE.replace("../app-cuda/input.txt", "input.dat"))
+    (variant / "input.dat").write_text("5 6\n")
+    manifest = describe_hecbench_app(suite, "app", ["omp"])
+    assert "input.dat" not in manifest.variant("omp").sources
+    assert manifest.variant("omp").run_files == ("app-omp/input.dat",)
+    build = build_variant(manifest, "omp", "g++", TOOLCHAIN, scratch_root, LIMITS)
+    assert build.ok, build.command.stderr + build.command.stdout
+    run = run_input(build, manifest, manifest.default_input, scratch_root, LIMITS)
+    remove_build_copy(manifest, build)
+    assert run.command.ok, run.command.stderr
+    assert run.command.stdout == "sum 11\n"
