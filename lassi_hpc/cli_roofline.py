@@ -304,6 +304,31 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_evaluation_inputs(
+    args: argparse.Namespace,
+    kernels: list[LabelledKernel],
+    examples: list[LabelledKernel],
+    spec: GpuSpec,
+    scenarios: tuple[str, ...] | list[str],
+) -> None:
+    """Refuse what would fail only after LLM answers were paid for: every prompt is built
+    before the first request (few-shot needs an example of each kernel's language, and its
+    scenario comes last by default), and an empty dataset would score nothing."""
+    if not kernels:
+        raise LassiError(f"roofline evaluate: {args.dataset} holds no kernels")
+    if "few-shot" in scenarios and args.examples is None:
+        raise LassiError(
+            "roofline evaluate: scenario few-shot needs --examples FILE (the dataset's "
+            "train.jsonl); or name the other scenarios: --scenario profile --scenario zero-shot"
+        )
+    for scenario in scenarios:
+        for kernel in kernels:
+            try:
+                build_messages(kernel, spec, scenario, examples)
+            except LassiError as error:
+                raise LassiError(f"roofline evaluate: {error} in {args.examples}") from None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     # numpy and h5py are imported only by the steps that score and store.
     from lassi_hpc.roofline.evaluate import score_by_model_and_scenario
@@ -312,6 +337,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     spec = _target_gpu(args)
     kernels = read_labelled_jsonl(args.dataset)
     examples = read_labelled_jsonl(args.examples) if args.examples is not None else []
+    scenarios = args.scenario or SCENARIOS
+    _check_evaluation_inputs(args, kernels, examples, spec, scenarios)
     endpoint = LLMEndpoint(
         name="roofline",
         base_url=args.base_url,
@@ -320,7 +347,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env,
     )
     predictions = []
-    for scenario in args.scenario or SCENARIOS:
+    for scenario in scenarios:
         predictions += classify_kernels(
             endpoint,
             kernels,

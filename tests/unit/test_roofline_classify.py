@@ -132,3 +132,49 @@ def test_cli_evaluate_writes_predictions(
     assert "zero-shot: accuracy 0.500" in capsys.readouterr().out
     lines = (tmp_path / "predictions.jsonl").read_text().splitlines()
     assert [json.loads(line)["predicted"] for line in lines] == ["Compute", "Compute"]
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "examples", "message"),
+    [
+        ([], None, "scenario few-shot needs --examples FILE"),  # the default: all three
+        (["zero-shot", "few-shot"], [OMP_B], "no example of language 'cuda' for kernel 'mm'"),
+    ],
+)
+def test_cli_evaluate_refuses_a_few_shot_it_cannot_build_before_asking_anything(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    scenarios: list[str],
+    examples: list[LabelledKernel] | None,
+    message: str,
+) -> None:
+    """The other scenarios' answers came first and were lost when few-shot failed late."""
+    dataset = tmp_path / "validation.jsonl"
+    write_jsonl(dataset, [CUDA_C, CUDA_B])
+    options = [arg for scenario in scenarios for arg in ("--scenario", scenario)]
+    if examples is not None:
+        write_jsonl(tmp_path / "train.jsonl", examples)
+        options += ["--examples", str(tmp_path / "train.jsonl")]
+    with ScriptedLLM(["Compute"]) as server:
+        code = main([
+            "roofline", "evaluate", str(dataset), "--base-url", server.base_url,
+            "--model", "scripted-fake", "--gpu", "a100-sxm-80gb", *options,
+        ])  # fmt: skip
+        asked = len(server.requests)
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert asked == 0
+
+
+def test_cli_evaluate_refuses_an_empty_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A small dataset's validation split can be empty; evaluate printed nothing and exited 0."""
+    dataset = tmp_path / "validation.jsonl"
+    dataset.write_text("")
+    code = main([
+        "roofline", "evaluate", str(dataset), "--base-url", "http://127.0.0.1:9/v1",
+        "--model", "m", "--gpu", "a100-sxm-80gb", "--scenario", "zero-shot",
+    ])  # fmt: skip
+    assert code == 2
+    assert "holds no kernels" in capsys.readouterr().err
