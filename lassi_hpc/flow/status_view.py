@@ -12,14 +12,17 @@ from lassi_hpc.flow.campaign_status import STATUS_NAME, driver_alive, read_statu
 from lassi_hpc.flow.progress import format_duration, how_obtained
 from lassi_hpc.records import TrialOutcome
 from lassi_hpc.store import ResultsReader, TrialRow
+from lassi_hpc.store.roofline_codec import ROOFLINE_FILE_NAME
 
 ACCEPTED = TrialOutcome.ACCEPTED.value
 
 
 def results_path(path: Path) -> Path:
-    """The .h5 file named by `path`: the file itself, or the campaign directory holding one."""
+    """The .h5 file named by `path`: the file itself, or the campaign directory holding one
+    (besides a roofline.h5)."""
     if path.is_dir():
-        found = sorted(path.glob("*.h5"))
+        # `roofline profile` writes its roofline.h5 beside the results file by default.
+        found = sorted(p for p in path.glob("*.h5") if p.name != ROOFLINE_FILE_NAME)
         if len(found) != 1:
             raise LassiError(
                 f"{path}: expected one results file (*.h5) in this directory, found {len(found)}"
