@@ -35,11 +35,12 @@ from lassi_hpc.roofline.dataset import (
     write_jsonl,
 )
 from lassi_hpc.roofline.extract import extract_kernels_from_file
+from lassi_hpc.roofline.gpu_models import profiled_on_another_gpu
 from lassi_hpc.roofline.label import fastest_invocations, label_profile, profile_text
 from lassi_hpc.roofline.labels_file import read_label_records
 from lassi_hpc.roofline.ncu import parse_ncu_csv
 from lassi_hpc.roofline.profile_run import PROFILERS
-from lassi_hpc.roofline.records import LabelledKernel
+from lassi_hpc.roofline.records import KernelProfile, LabelledKernel
 from lassi_hpc.roofline.rocprof import WAVE_SIZES, parse_rocprof_passes
 from lassi_hpc.roofline.rocprofv3 import read_counter_collections
 from lassi_hpc.roofline.specs import GPU_SPECS, GpuSpec, balance_points, gpu_spec
@@ -206,7 +207,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print("harness errors:\n  " + "\n  ".join(outcome.errors), file=sys.stderr)
         return 1
     print(outcome.path)
-    return 0
+    # The file keeps every record, but a variant that could not be profiled (no profiler, no
+    # counter access, a failed build) is a failed command for a script, not a result.
+    return 0 if ok == len(outcome.records) else 1
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -245,6 +248,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     else:
         profiles = parse_rocprof_passes(texts, args.device or spec.name, args.wave_size)
     balance = balance_points(spec)
+    _warn_of_another_gpu(profiles, spec)
     lines = []
     for profile in fastest_invocations(profiles):
         label = label_profile(profile, balance, spec.source)
@@ -264,6 +268,19 @@ def cmd_label(args: argparse.Namespace) -> int:
     else:
         args.output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return 0
+
+
+def _warn_of_another_gpu(profiles: list[KernelProfile], spec: GpuSpec) -> None:
+    """Labels are against `spec`'s balance points; a profile taken on another kind of GPU is
+    allowed (a what-if), but never silently."""
+    for device in sorted(
+        {p.device for p in profiles if profiled_on_another_gpu(p.device, spec.name)}
+    ):
+        print(
+            f"roofline label: warning: profiled on {device!r}, labelled against the balance "
+            f"points of {spec.name} (--gpu)",
+            file=sys.stderr,
+        )
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:

@@ -37,6 +37,21 @@ def spec_name_for_gpu_model(model: str) -> str | None:
     return None
 
 
+def profiled_on_another_gpu(device: str, spec_name: str) -> bool:
+    """Whether a profile's `device` text names a GPU of another kind than the table entry
+    `spec_name` (an A100 40 GB against `a100-sxm-80gb` is the same kind); False when the device
+    text names no GPU of the table."""
+    profiled = spec_name_for_gpu_model(device)
+    target = spec_name_for_gpu_model(spec_name)
+    return profiled is not None and _kind(profiled) != _kind(target or spec_name)
+
+
+def _kind(spec_name: str) -> str:
+    # The table names' first word: "a100-sxm-80gb" and "a100-pcie-40gb" are both "a100",
+    # "rtx3080" and "rtx3080-seed-paper" both "rtx3080".
+    return spec_name.split("-", 1)[0]
+
+
 def spec_for_partition(partition_name: str, gpu_model: str) -> GpuSpec:
     """The spec of a partition's GPUs from its `gpu_model`; RooflineError naming the partition
     (and telling to pass --gpu) when the model is empty or unknown."""

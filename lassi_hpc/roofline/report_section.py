@@ -27,7 +27,11 @@ from lassi_hpc.roofline.errors import RooflineError
 from lassi_hpc.roofline.evaluate import PREDICTED_COLUMNS, ClassificationScores, score_predictions
 from lassi_hpc.roofline.records import BOUNDEDNESS
 from lassi_hpc.roofline.variant_records import RooflineContents
-from lassi_hpc.store.roofline_codec import ROOFLINE_FILE_NAME, read_roofline
+from lassi_hpc.store.roofline_codec import (
+    ROOFLINE_FILE_NAME,
+    check_roofline_header,
+    read_roofline,
+)
 
 SECTION_ID = "roofline"
 
@@ -53,10 +57,12 @@ def roofline_section_beside(results_path: str, roofline_path: str | None = None)
 
 
 def check_roofline_file(roofline_path: str | os.PathLike[str]) -> Path:
-    """`roofline_path` as a Path; RooflineError naming it when it is not a file."""
+    """`roofline_path` as a Path; RooflineError naming it when it is not a file, StoreError when
+    it is not a roofline file (the campaign's results file given by mistake, say)."""
     path = Path(roofline_path)
     if not path.is_file():
         raise RooflineError(f"roofline file {path} does not exist (or is not a file)")
+    check_roofline_header(path)
     return path
 
 

@@ -214,6 +214,12 @@ class RooflineStore:
         self._file.flush()
 
 
+def check_roofline_header(path: Path) -> None:
+    """StoreError naming `path` unless it is a roofline file of a schema this version reads."""
+    with open_hdf5(path, "r") as file:
+        _check_header(file, path)
+
+
 def read_roofline(path: Path) -> RooflineContents:
     """Everything in the roofline file `path`; StoreError naming the file when it is not one."""
     with open_hdf5(path, "r") as file:

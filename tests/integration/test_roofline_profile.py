@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lassi_hpc.cli import main
 from lassi_hpc.config import load_campaign, load_site
 from lassi_hpc.flow.roofline_profile import default_roofline_path, run_roofline_profile
 from lassi_hpc.roofline.specs import gpu_spec
@@ -198,12 +199,9 @@ def test_profile_runs_where_the_inputs_beside_the_variant_directory_are_readable
     if shutil.which("nvcc") is None:
         pytest.skip("nvcc is not installed")
     campaign_file, site_file = write_configs(tmp_path, with_run_file=True)
-    campaign = load_campaign(campaign_file)
-    outcome = run_roofline_profile(
-        campaign, load_site(site_file), gpu=gpu_spec("rtx3080-seed-paper")
-    )
-    assert outcome.errors == ()
-    (variant,) = read_roofline(outcome.path).variants
+    command = ["roofline", "profile", str(campaign_file), "--site", str(site_file)]
+    assert main([*command, "--gpu", "rtx3080-seed-paper"]) == 0
+    (variant,) = read_roofline(default_roofline_path(load_campaign(campaign_file))).variants
     assert variant.status == "ok", variant.reason
     assert len(variant.labels) == 3
 
@@ -288,9 +286,16 @@ def test_a_hip_variant_without_either_rocprof_says_which_it_looked_for(tmp_path:
         pytest.skip("hipcc is not installed")
     campaign_file, site_file = write_hip_configs(tmp_path)
     (tmp_path / "fake-bin" / "rocprofv3").unlink()
-    outcome = run_roofline_profile(
-        load_campaign(campaign_file), load_site(site_file), gpu=gpu_spec("mi100")
-    )
-    (variant,) = read_roofline(outcome.path).variants
+    command = [
+        "roofline",
+        "profile",
+        str(campaign_file),
+        "--site",
+        str(site_file),
+        "--gpu",
+        "mi100",
+    ]
+    assert main(command) == 1  # the record is stored, but nothing was profiled
+    (variant,) = read_roofline(default_roofline_path(load_campaign(campaign_file))).variants
     assert (variant.tool, variant.status) == ("rocprof or rocprofv3", "profile-failed")
     assert "rocprof or rocprofv3 not found on PATH" in variant.reason

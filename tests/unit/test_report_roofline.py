@@ -100,3 +100,14 @@ def test_a_missing_roofline_file_is_an_error_naming_it(
     assert code == 2
     assert f"roofline file {missing} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def test_a_results_file_given_as_the_roofline_file_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = write_results(tmp_path / "r.h5", trial(0, GUIDED))
+    out = tmp_path / "out"
+    code = main(["report", str(results), "--out", str(out), "--roofline", str(results)])
+    assert code == 2
+    assert f"{results}: not a lassi_hpc roofline file" in capsys.readouterr().err
+    assert not out.exists()  # refused before any work

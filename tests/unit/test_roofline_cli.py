@@ -55,6 +55,20 @@ def test_extract_label_dataset(tmp_path: Path) -> None:
     assert (out / "dataset.csv").read_text().startswith("name,language,label")
 
 
+@pytest.mark.parametrize(("gpu", "warned"), [("a100-sxm-80gb", True), ("rtx3080", False)])
+def test_label_warns_when_the_profile_is_of_another_gpu(
+    gpu: str, warned: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ncu_raw.csv was taken on an RTX 3080.
+    code = main(["roofline", "label", str(DATA / "ncu_raw.csv"), "--tool", "ncu", "--gpu", gpu])
+    assert code == 0
+    warning = (
+        "warning: profiled on 'NVIDIA GeForce RTX 3080', labelled against the balance points "
+        f"of {gpu}"
+    )
+    assert (warning in capsys.readouterr().err) is warned
+
+
 def test_label_with_an_unknown_gpu_is_a_clear_error(tmp_path: Path) -> None:
     code = main([
         "roofline", "label", str(DATA / "ncu_raw.csv"), "--tool", "ncu", "--gpu", "v100",

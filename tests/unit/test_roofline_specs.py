@@ -8,6 +8,7 @@ import pytest
 
 from lassi_hpc.errors import ConfigError
 from lassi_hpc.roofline.errors import RooflineError
+from lassi_hpc.roofline.gpu_models import profiled_on_another_gpu
 from lassi_hpc.roofline.specs import GPU_SPECS, balance_points, gpu_spec, load_measured_ceilings
 
 
@@ -87,3 +88,17 @@ def test_bad_ceilings_files_name_the_key(tmp_path: Path, text: str, message: str
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_measured_ceilings(path)
+
+
+@pytest.mark.parametrize(
+    ("device", "spec_name", "other"),
+    [
+        ("NVIDIA A100-SXM4-40GB", "a100-sxm-80gb", False),  # the same kind, another memory size
+        ("NVIDIA GeForce RTX 3080", "rtx3080-seed-paper", False),
+        ("NVIDIA H100 80GB HBM3", "h200", True),
+        ("AMD Instinct MI100", "a100-pcie-40gb", True),
+        ("Some Future GPU", "h100-sxm", False),  # unknown to the table: nothing to compare
+    ],
+)
+def test_profiled_on_another_gpu_compares_kinds(device: str, spec_name: str, other: bool) -> None:
+    assert profiled_on_another_gpu(device, spec_name) is other
