@@ -28,6 +28,7 @@ from lassi_hpc.records import (
 )
 from lassi_hpc.stages.build import scratch_build
 from lassi_hpc.stages.mpi_meter import sampler_launcher
+from lassi_hpc.stages.output_hint import build_hint, run_hint, with_hint
 from lassi_hpc.stages.run import run_input
 from lassi_hpc.stages.verify import check_self_consistency, verify_run
 
@@ -83,6 +84,7 @@ def _record(
 def _after_build(task: BaselineTask, build: BuildResult, scratch_root: Path) -> BaselineRecord:
     if not build.ok:
         reason = build.command.failure_detail or f"binary {task.manifest.build.binary!r} missing"
+        reason = with_hint(reason, build_hint(build.command))
         return _record(task, build, StageStatus.BUILD_FAILED, f"build failed: {reason}")
     if task.partition.compile_only:
         return _record(task, build, StageStatus.OK, "compile-only partition: not run")
@@ -105,7 +107,8 @@ def _after_build(task: BaselineTask, build: BuildResult, scratch_root: Path) -> 
     failed = [r for r in runs if not r.command.ok]
     if failed:
         first = failed[0]
-        reason = f"input {first.input_name!r}: {first.command.failure_detail}"
+        detail = with_hint(first.command.failure_detail, run_hint(first.command))
+        reason = f"input {first.input_name!r}: {detail}"
         return _record(task, build, StageStatus.RUN_FAILED, reason, runs=tuple(runs))
     # The original must reproduce itself within tolerance, or no candidate could be judged.
     repeat = run(0)
