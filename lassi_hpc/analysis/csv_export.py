@@ -14,7 +14,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lassi_hpc.analysis.model import AppSummary, GroupKey, Report
+from lassi_hpc.analysis.model import (
+    AppSummary,
+    CandidatePoint,
+    CurvePoint,
+    GroupKey,
+    Report,
+    StageFailureCount,
+    TrialScore,
+)
 
 _KEY_COLUMNS = tuple(field.name for field in dataclasses.fields(GroupKey))
 _CURVE_FIELDS = ("pass_at_k", "er_at_k", "er_ci95_low", "er_ci95_high", "speedup_at_k")
@@ -26,10 +34,10 @@ def write_tables(report: Report, directory: Path) -> list[Path]:
     tables: dict[str, tuple[Sequence[str], Iterable[Sequence[Any]]]] = {
         "apps": _apps_table(report.apps, report.options.highlight_ks),
         "app_curves": _app_curves_table(report.apps),
-        "campaign_curves": _records_table(report.curves),
-        "trials": _records_table(report.scores),
-        "candidates": _records_table(report.candidates),
-        "failures": _records_table(report.failures),
+        "campaign_curves": _records_table(CurvePoint, report.curves),
+        "trials": _records_table(TrialScore, report.scores),
+        "candidates": _records_table(CandidatePoint, report.candidates),
+        "failures": _records_table(StageFailureCount, report.failures),
         "references": _references_table(report),
     }
     written = []
@@ -45,11 +53,11 @@ def write_tables(report: Report, directory: Path) -> list[Path]:
     return written
 
 
-def _records_table(records: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
-    """Rows of one dataclass type, with a `key` field expanded into the GroupKey columns."""
-    if not records:
-        return [], []
-    names = [field.name for field in dataclasses.fields(records[0])]
+def _records_table(record_type: type, records: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
+    """Rows of one dataclass type, with a `key` field expanded into the GroupKey columns. The
+    header comes from the type, so that a table without rows (a campaign where no candidate
+    passed) still says what its columns are."""
+    names = [field.name for field in dataclasses.fields(record_type)]
     header = [column for name in names for column in (_KEY_COLUMNS if name == "key" else (name,))]
     rows = []
     for record in records:

@@ -226,4 +226,11 @@ def test_every_table_is_written_as_csv(tmp_path: Path) -> None:
     with (tmp_path / "tables" / "references.csv").open(newline="") as stream:
         references = {(r["label"], int(r["k"])): float(r["value"]) for r in csv.DictReader(stream)}
     assert references[("LASSI-EE, published", 5)] == 0.55
+    # No candidate passed: the table has no rows, but still its header.
+    with (tmp_path / "tables" / "candidates.csv").open(newline="") as stream:
+        header = next(csv.reader(stream))
+    assert header[:4] == ["app", "variant", "strategy", "partition"]
+    assert "energy_ratio" in header and "is_estimate" in header
+    with (tmp_path / "tables" / "failures.csv").open(newline="") as stream:
+        assert next(csv.reader(stream)) == ["strategy", "iteration", "stage", "count"]
     assert not list(itertools.chain((tmp_path / "tables").glob(".*.partial")))
