@@ -86,7 +86,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     sites: list[SiteConfig] = []
     slurm_sites: list[SiteConfig] = []
     campaigns: list[CampaignConfig] = []
-    for path in args.files:
+    # docs/usage.md: an app may be given as its directory as well as its app.toml
+    files = [
+        path / MANIFEST_NAME if path.is_dir() and (path / MANIFEST_NAME).is_file() else path
+        for path in args.files
+    ]
+    for path in files:
         kind = config_kind(path)
         if kind == "campaign":
             campaign = load_campaign(path)

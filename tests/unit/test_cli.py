@@ -32,6 +32,12 @@ def test_check_refuses_a_campaign_its_site_cannot_run(capsys: pytest.CaptureFixt
     assert "llm.generator: no LLM server named 'embedded'" in capsys.readouterr().err
 
 
+def test_check_accepts_an_app_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    app_dir = REPO / "tests" / "data" / "apps" / "tiny"
+    assert main(["check", str(app_dir)]) == 0
+    assert "valid app config" in capsys.readouterr().out
+
+
 def test_check_rejects_a_typo_with_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
