@@ -81,6 +81,24 @@ def _check_shared_paths(sites: list[SiteConfig], campaigns: list[CampaignConfig]
             print(f"  {check.line()}")
 
 
+def _check_campaign_plan(campaign: CampaignConfig, sites: list[SiteConfig]) -> None:
+    """Resolve the campaign's apps and variants (and, against each site given, its partitions and
+    LLM servers) as `run` does before any work, so that `check` finds what `run` would refuse."""
+    from lassi_hpc.flow.baseline import load_app, plan_baseline
+    from lassi_hpc.flow.campaign import check_llm_servers
+
+    if not sites:
+        for app_name, variants in campaign.apps:
+            load_app(campaign, app_name, variants)
+        return
+    for site in sites:
+        roles = check_llm_servers(campaign, site)
+        tasks = plan_baseline(campaign, site)
+        servers = ", ".join(f"{role} {name!r}" for role, name in roles.items())
+        routes = ", ".join(f"{t.manifest.name}/{t.variant} -> {t.partition.name}" for t in tasks)
+        print(f"{campaign.source}: runs on site {site.name!r}: LLM servers {servers}; {routes}")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     sites: list[SiteConfig] = []
@@ -118,24 +136,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             manifest = load_manifest(path.parent if path.name == MANIFEST_NAME else path)
             detail = f"variants {', '.join(v for v, _ in manifest.variants)}"
         print(f"{path}: valid {kind} config ({detail})")
-    _check_campaigns_on_sites(sites, campaigns)
+    for campaign in campaigns:
+        _check_campaign_plan(campaign, sites)
     _check_shared_paths(slurm_sites, campaigns)
     return 1 if failed else 0
-
-
-def _check_campaigns_on_sites(sites: list[SiteConfig], campaigns: list[CampaignConfig]) -> None:
-    """Each campaign against each site given with it, as `run` would check them first."""
-    if not sites or not campaigns:
-        return
-    from lassi_hpc.flow.campaign import check_campaign_on_site
-
-    for site in sites:
-        for campaign in campaigns:
-            roles = check_campaign_on_site(campaign, site)
-            print(
-                f"{campaign.source}: runs on site {site.name!r} (LLM servers: "
-                f"{', '.join(f'{role} {name!r}' for role, name in roles.items())})"
-            )
 
 
 def cmd_env(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTa
     """
     tasks = []
     for app_name, variants in campaign.apps:
-        manifest = _load_app(campaign, app_name, variants)
+        manifest = load_app(campaign, app_name, variants)
         for variant_name in variants:
             language = manifest.variant(variant_name).language
             partition = _partition(campaign, site, app_name, language)
@@ -72,16 +72,27 @@ def plan_baseline(campaign: CampaignConfig, site: SiteConfig) -> list[BaselineTa
     return tasks
 
 
-def _load_app(campaign: CampaignConfig, app_name: str, variants: Sequence[str]) -> AppManifest:
-    if campaign.suite == "hecbench":
-        return load_hecbench_app(
-            campaign.suite_path,
-            app_name,
-            variants,
-            args=campaign.app_args.get(app_name),
-            heldout_args=campaign.app_heldout_args.get(app_name),
-        )
-    return find_app(campaign.suite_path, app_name)
+def load_app(campaign: CampaignConfig, app_name: str, variants: Sequence[str]) -> AppManifest:
+    """The manifest of one campaign app, from the bundled examples or the HeCBench checkout,
+    with every variant the campaign asks of it; an unknown app or variant is a ConfigError that
+    names the campaign file and its `apps[i]` entry."""
+    index = next((i for i, (name, _) in enumerate(campaign.apps) if name == app_name), 0)
+    try:
+        if campaign.suite == "hecbench":
+            manifest = load_hecbench_app(
+                campaign.suite_path,
+                app_name,
+                variants,
+                args=campaign.app_args.get(app_name),
+                heldout_args=campaign.app_heldout_args.get(app_name),
+            )
+        else:
+            manifest = find_app(campaign.suite_path, app_name)
+        for variant in variants:
+            manifest.variant(variant)
+    except AppError as error:
+        raise ConfigError(str(campaign.source), f"apps[{index}]", str(error)) from None
+    return manifest
 
 
 def with_weak_check(record: BaselineRecord, manifest: AppManifest) -> BaselineRecord:

@@ -114,7 +114,9 @@ def run_campaign(
     campaign: CampaignConfig, site: SiteConfig, progress_stream: TextIO | None = None
 ) -> Path:
     """Run (or resume) the whole campaign; return the results file's path."""
-    roles = check_llm_servers(campaign, site)
+    # Servers, apps, variants and partitions are resolved before status.json exists, so that a
+    # typo leaves no results folder claiming a driver in its baseline phase.
+    roles = check_campaign_on_site(campaign, site)
     results_file = campaign.results_file
     status = StatusFile(results_file.parent / STATUS_NAME, campaign.name)
     status.update(phase="baseline")

@@ -22,7 +22,7 @@ def test_check_accepts_each_kind(capsys: pytest.CaptureFixture[str]) -> None:
     assert "valid campaign config" in out
     assert "valid site config" in out
     assert "valid app config" in out
-    assert "demo.toml: runs on site 'local' (LLM servers: generator 'embedded'" in out
+    assert "demo.toml: runs on site 'local': LLM servers generator 'embedded'" in out
 
 
 def test_check_refuses_a_campaign_its_site_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,6 +57,52 @@ def test_check_refuses_a_file_of_unknown_kind(
     other.write_text("[something]\nx = 1\n")
     assert main(["check", str(other)]) == 2
     assert "[campaign], [site] or [app]" in capsys.readouterr().err
+
+
+def test_check_resolves_a_campaigns_apps_and_variants(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('[campaign]\nname = "x"\n\n[[apps]]\nname = "stencil"\n')
+    assert main(["check", str(campaign)]) == 2
+    err = capsys.readouterr().err
+    assert f"{campaign}: apps[0]: no app 'stencil'" in err and "stencil2d" in err
+    campaign.write_text(
+        '[campaign]\nname = "x"\nvariants = ["openmp"]\n[[apps]]\nname = "stencil2d"\n'
+    )
+    assert main(["check", str(campaign)]) == 2
+    assert (
+        "apps[0]: app 'stencil2d' has no variant 'openmp'; it has: omp" in capsys.readouterr().err
+    )
+
+
+def test_check_plans_a_campaign_on_the_site_given_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = str(REPO / "site_configs" / "local.toml")
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('[campaign]\nname = "x"\n[[apps]]\nname = "stencil2d"\npartition = "gpu"\n')
+    assert main(["check", str(campaign)]) == 0  # the partition is the site's business
+    assert main(["check", str(campaign), site]) == 2
+    assert "apps[0].partition: site 'local'" in capsys.readouterr().err
+    campaign.write_text(
+        '[campaign]\nname = "x"\n[[apps]]\nname = "stencil2d"\n[llm]\ngenerator = "gpt4"\n'
+    )
+    assert main(["check", site, str(campaign)]) == 2
+    assert "llm.generator: no LLM server named 'gpt4'" in capsys.readouterr().err
+    campaign.write_text('[campaign]\nname = "x"\n[[apps]]\nname = "stencil2d"\n')
+    assert main(["check", str(campaign), site]) == 0
+    assert "stencil2d/omp -> cpu" in capsys.readouterr().out
+
+
+def test_run_refuses_an_unknown_app_without_leaving_a_results_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('[campaign]\nname = "x"\n\n[[apps]]\nname = "no-such-app"\n')
+    assert main(["run", str(campaign)]) == 2
+    assert "apps[0]: no app 'no-such-app'" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
 
 
 def test_baseline_reports_an_unknown_app_before_any_work(
