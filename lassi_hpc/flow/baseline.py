@@ -172,10 +172,12 @@ def run_baseline(
     tasks = plan_baseline(campaign, site)
     results_file = campaign.results_file
     results_file.parent.mkdir(parents=True, exist_ok=True)
+    # Every session records how it ran: a resumed campaign may have had its config, site, host or
+    # tools changed since the file was created (docs/hdf5-schema.md, /provenance/resumes).
+    provenance = collect_provenance(campaign.text, site.text, _driver_devices(site))
     if results_file.exists():
-        writer = ResultsWriter.open_existing(results_file)
+        writer = ResultsWriter.open_existing(results_file, provenance=provenance)
     else:
-        provenance = collect_provenance(campaign.text, site.text, _driver_devices(site))
         writer = ResultsWriter.create(results_file, campaign.name, provenance)
     with writer:
         todo = [t for t in tasks if not writer.has_baseline(t.manifest.name, t.variant)]

@@ -196,6 +196,11 @@ def test_baseline_resumes_without_redoing_and_cli_prints_the_path(tmp_path: Path
         assert handle.attrs["created_utc"] == created
     with ResultsReader(first) as reader:
         assert sorted(row.app for row in reader.baselines()) == ["good", "second"]
+        provenance = reader.provenance()
+    # The file keeps the config it was created with, and records the changed one of the resume.
+    assert 'name = "second"' not in provenance["campaign_config"]
+    (resumed,) = provenance["resumes"]
+    assert 'name = "second"' in resumed["campaign_config"]
 
 
 def test_a_meter_backend_is_sampled_in_its_own_process_inside_the_worker(tmp_path: Path) -> None:
