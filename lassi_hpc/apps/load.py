@@ -16,7 +16,7 @@ from lassi_hpc.apps.manifest import (
     VariantSpec,
 )
 from lassi_hpc.apps.mpi_launch import launcher_problem
-from lassi_hpc.config.validate import build, checked, non_empty, read_toml
+from lassi_hpc.config.validate import build, checked, non_empty, read_toml, require_kind
 from lassi_hpc.errors import AppError, ConfigError
 
 MANIFEST_NAME = "app.toml"
@@ -49,7 +49,9 @@ def load_manifest(app_dir: Path) -> AppManifest:
     """Load `<app_dir>/app.toml`; errors name the file and key."""
     path = app_dir / MANIFEST_NAME
     file = str(path)
-    parsed = build(AppFile, read_toml(path), file)
+    data = read_toml(path)
+    require_kind(data, file, "app")
+    parsed = build(AppFile, data, file)
     if "default" not in parsed.inputs:
         raise ConfigError(file, "inputs", "an input named 'default' is required")
     if parsed.inputs["default"].hidden:

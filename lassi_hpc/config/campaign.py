@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lassi_hpc.config.validate import build, checked, non_empty, non_negative, positive, read_toml
+from lassi_hpc.config.validate import (
+    build,
+    checked,
+    non_empty,
+    non_negative,
+    positive,
+    read_toml,
+    require_kind,
+)
 from lassi_hpc.errors import ConfigError, nearest
 
 Suite = Literal["examples", "hecbench"]
@@ -147,6 +155,7 @@ def bundled_examples_dir() -> Path:
 def load_campaign(path: Path) -> CampaignConfig:
     data = read_toml(path)
     file = str(path)
+    require_kind(data, file, "campaign")
     parsed = build(CampaignFile, data, file)
     base = path.resolve().parent
     section = parsed.campaign

@@ -11,7 +11,15 @@ from typing import Literal
 from lassi_hpc.apps.manifest import Language
 from lassi_hpc.apps.mpi_launch import optional_mpi_launcher
 from lassi_hpc.config.sbatch_values import check_sbatch_values
-from lassi_hpc.config.validate import build, checked, non_empty, non_negative, positive, read_toml
+from lassi_hpc.config.validate import (
+    build,
+    checked,
+    non_empty,
+    non_negative,
+    positive,
+    read_toml,
+    require_kind,
+)
 from lassi_hpc.errors import ConfigError
 from lassi_hpc.records import SandboxLimits
 
@@ -269,6 +277,7 @@ class SiteConfig:
 def load_site(path: Path) -> SiteConfig:
     data = read_toml(path)
     file = str(path)
+    require_kind(data, file, "site")
     parsed = build(SiteFile, data, file)
     seen: list[str] = []
     for index, partition in enumerate(parsed.partitions):

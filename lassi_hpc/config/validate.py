@@ -37,6 +37,23 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), "", f"not valid TOML: {error}") from None
 
 
+_KIND_NAMES = {"campaign": "a campaign config", "site": "a site config", "app": "an app manifest"}
+
+
+def require_kind(data: Mapping[str, Any], file: str, kind: str) -> None:
+    """Refuse a config of another kind (a site file given where a campaign is expected, as with
+    swapped arguments) with that said, instead of a list of its top-level tables as unknown keys."""
+    if kind in data:
+        return
+    others = [other for other in _KIND_NAMES if other != kind and other in data]
+    if others:
+        raise ConfigError(
+            file,
+            "",
+            f"this is {_KIND_NAMES[others[0]]} ([{others[0]}]), not {_KIND_NAMES[kind]}",
+        )
+
+
 def positive(value: Any) -> str | None:
     return None if value > 0 else "must be > 0"
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lassi_hpc.apps.load import load_manifest
 from lassi_hpc.config import load_campaign, load_site
 from lassi_hpc.errors import ConfigError
 
@@ -104,6 +105,24 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_campaign(tmp_path / "nope.toml")
+
+
+def test_a_config_of_another_kind_is_named_as_such(tmp_path: Path) -> None:
+    # Swapped arguments (`run SITE --site CAMPAIGN`) or an app.toml given as a campaign.
+    site, campaign = (
+        REPO / "site_configs" / "local.toml",
+        REPO / "examples" / "campaigns" / "demo.toml",
+    )
+    with pytest.raises(ConfigError, match=r"this is a site config \(\[site\]\), not a campaign"):
+        load_campaign(site)
+    with pytest.raises(ConfigError, match=r"this is a campaign config .*, not a site config"):
+        load_site(campaign)
+    app = REPO / "examples" / "apps" / "stencil2d" / "app.toml"
+    with pytest.raises(ConfigError, match=r"this is an app manifest \(\[app\]\), not a campaign"):
+        load_campaign(app)
+    write(tmp_path, campaign.read_text(), "app.toml")
+    with pytest.raises(ConfigError, match=r"this is a campaign config .*, not an app manifest"):
+        load_manifest(tmp_path)
 
 
 def test_hecbench_needs_a_path(tmp_path: Path) -> None:
