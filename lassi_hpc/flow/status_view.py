@@ -30,6 +30,12 @@ def results_path(path: Path) -> Path:
         return found[0]
     if not path.exists():
         raise LassiError(f"{path}: no such results file or campaign directory")
+    if path.suffix == ".toml":
+        # `run` takes the campaign file, so users hand it to `status` and `report` as well.
+        raise LassiError(
+            f"{path}: a config file, not results; give the campaign's results file or the folder "
+            "holding it, <results_dir>/<campaign name>/ (the last line `lassi-hpc run` prints)"
+        )
     return path
 
 

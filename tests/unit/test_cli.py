@@ -122,3 +122,13 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert "usage: lassi-hpc" in capsys.readouterr().out
+
+
+def test_status_and_report_refuse_a_campaign_file_naming_what_they_take(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    campaign = str(REPO / "examples" / "campaigns" / "demo.toml")
+    for command in ("status", "report"):
+        assert main([command, campaign]) == 2
+        err = capsys.readouterr().err
+        assert "a config file, not results" in err and "<results_dir>/<campaign name>/" in err
