@@ -215,6 +215,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         max_trace_apps=args.max_trace_apps,
     )
     out_dir = args.out if args.out is not None else results.parent / "report"
+    try:
+        # Before any work: a bad --out is otherwise found only when the tables are written.
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LassiError(f"--out {out_dir}: cannot create the report folder: {error}") from None
     files = run_report(
         results,
         out_dir,

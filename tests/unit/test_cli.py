@@ -132,3 +132,15 @@ def test_status_and_report_refuse_a_campaign_file_naming_what_they_take(
         assert main([command, campaign]) == 2
         err = capsys.readouterr().err
         assert "a config file, not results" in err and "<results_dir>/<campaign name>/" in err
+
+
+def test_report_refuses_an_out_that_is_a_file_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "c.h5"
+    results.write_bytes(b"not read: --out is checked first")
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    assert main(["report", str(results), "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lassi-hpc: error: --out ") and "cannot create the report folder" in err
