@@ -14,13 +14,21 @@ def headline_lines(report: Report) -> list[str]:
         lines.append("ESTIMATED energy (no meter): the reductions below are not measurements")
     points = {(p.strategy, p.partition, p.k): p for p in report.curves}
     groups = sorted({(p.strategy, p.partition) for p in report.curves})
-    for strategy, partition in groups:
+    for group in groups:
+        strategy, partition = group
         shown = [
             points[(strategy, partition, k)]
             for k in report.options.highlight_ks
             if (strategy, partition, k) in points
         ]
         if not shown:
+            # Say so rather than print nothing: every --k asked exceeds the trials of every app.
+            most = max(p.k for p in report.curves if (p.strategy, p.partition) == group)
+            asked = ",".join(str(k) for k in report.options.highlight_ks)
+            lines.append(
+                f"{strategy} on {partition}: nothing at k = {asked}: "
+                f"its apps have at most {most} trials"
+            )
             continue
         figures = "  ".join(_figures(point) for point in shown)
         apps = shown[0].apps

@@ -32,6 +32,7 @@ from lassi_hpc.analysis.summaries import (
     campaign_curves,
     group_scores,
 )
+from lassi_hpc.analysis.terminal import headline_lines
 from lassi_hpc.store.tables import TrialRow
 
 OPTIONS = ReportOptions(noise_sds=1.0, bootstrap_samples=500, seed=3)
@@ -189,6 +190,26 @@ def test_failures_per_stage_and_iteration_include_judge_rejections() -> None:
         (1, "judge", 1),
         (2, "compile", 1),
     ]
+
+
+def test_the_terminal_headline_says_when_no_k_asked_for_exists() -> None:
+    apps = summaries_for({"a": [0.5, 0.0, 0.0]})
+    options = dataclasses.replace(OPTIONS, highlight_ks=(4, 5))
+    report = Report(
+        campaign="c",
+        results_path="r.h5",
+        generated_utc="2026-11-21T00:00:00Z",
+        options=options,
+        apps=tuple(apps),
+        curves=tuple(campaign_curves(apps, options)),
+        scores=(),
+        candidates=(),
+        failures=(),
+        traces=(),
+        references=SEED_PAPER_REFERENCES,
+    )
+    (line,) = headline_lines(report)
+    assert line == "lassi-ee on a100: nothing at k = 4,5: its apps have at most 3 trials"
 
 
 def test_every_table_is_written_as_csv(tmp_path: Path) -> None:
