@@ -85,7 +85,7 @@ def _stored(reader: ResultsReader) -> list[str]:
             energy = "not measured"
         else:
             how = how_obtained(row.is_estimate, row.method)
-            energy = f"{row.energy_j_mean:.4g} J ± {row.energy_j_ci95:.2g} ({how})"
+            energy = f"{row.energy_j_mean:.4g} J ± {row.energy_j_ci95:.2g} (95% CI, {how})"
         reason = f" ({row.reason})" if row.reason else ""
         lines.append(f"  {row.app}/{row.variant}: {row.status}{reason}, {energy}")
     trials = reader.trials()

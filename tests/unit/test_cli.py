@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lassi_hpc.cli import main
+from lassi_hpc.testing.synthetic_campaign import write_synthetic_campaign
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -144,3 +145,13 @@ def test_report_refuses_an_out_that_is_a_file_before_any_work(
     assert main(["report", str(results), "--out", str(taken)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lassi-hpc: error: --out ") and "cannot create the report folder" in err
+
+
+def test_status_says_what_the_baselines_spread_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "c.h5"
+    write_synthetic_campaign(results, apps=1, trials=1, repetitions=2, trace_samples=4)
+    assert main(["status", str(results)]) == 0
+    baselines = [line for line in capsys.readouterr().out.splitlines() if ": ok, " in line]
+    assert baselines and all(" J ± " in line and "(95% CI, " in line for line in baselines)
