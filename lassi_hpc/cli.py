@@ -172,12 +172,20 @@ def cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_redo_failed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--redo-failed",
+        action="store_true",
+        help="profile again the baselines stored with a failed status (after fixing the cause)",
+    )
+
+
 def cmd_baseline(args: argparse.Namespace) -> int:
     from lassi_hpc.flow.baseline import run_baseline
 
     campaign = load_campaign(args.campaign)
     site = load_site(args.site)
-    results = run_baseline(campaign, site)
+    results = run_baseline(campaign, site, redo_failed=args.redo_failed)
     print(results)
     return 0
 
@@ -187,7 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     campaign = load_campaign(args.campaign)
     site = load_site(args.site)
-    results = run_campaign(campaign, site)
+    results = run_campaign(campaign, site, redo_failed_baselines=args.redo_failed)
     print(results)
     return 0
 
@@ -251,6 +259,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--site", type=Path, default=DEFAULT_SITE, help=f"site config (default: {DEFAULT_SITE})"
     )
+    _add_redo_failed(run)
     run.set_defaults(handler=cmd_run)
 
     status = commands.add_parser("status", help="show where a running or finished campaign stands")
@@ -333,6 +342,7 @@ def parser() -> argparse.ArgumentParser:
     baseline.add_argument(
         "--site", type=Path, default=DEFAULT_SITE, help=f"site config (default: {DEFAULT_SITE})"
     )
+    _add_redo_failed(baseline)
     baseline.set_defaults(handler=cmd_baseline)
     return top
 

@@ -166,9 +166,13 @@ def _driver_devices(site: SiteConfig) -> list[DeviceIdentity]:
 
 
 def run_baseline(
-    campaign: CampaignConfig, site: SiteConfig, progress_stream: TextIO | None = None
+    campaign: CampaignConfig,
+    site: SiteConfig,
+    progress_stream: TextIO | None = None,
+    redo_failed: bool = False,
 ) -> Path:
-    """Profile every planned app variant not yet stored; return the results file's path."""
+    """Profile every planned app variant not yet stored, and with `redo_failed` every one stored
+    with a failed status (its record is replaced); return the results file's path."""
     tasks = plan_baseline(campaign, site)
     results_file = campaign.results_file
     results_file.parent.mkdir(parents=True, exist_ok=True)
@@ -180,13 +184,33 @@ def run_baseline(
     else:
         writer = ResultsWriter.create(results_file, campaign.name, provenance)
     with writer:
-        todo = [t for t in tasks if not writer.has_baseline(t.manifest.name, t.variant)]
+        stored = {
+            (t.manifest.name, t.variant): writer.baseline_status(t.manifest.name, t.variant)
+            for t in tasks
+        }
+        failed = [key for key, status in stored.items() if status not in (None, StageStatus.OK)]
+        todo = [
+            t
+            for t in tasks
+            if stored[t.manifest.name, t.variant] is None
+            or (redo_failed and (t.manifest.name, t.variant) in failed)
+        ]
         progress = Progress(len(todo), "baseline", stream=progress_stream)
         skipped = len(tasks) - len(todo)
         progress.message(
             f"{len(tasks)} app variants, {skipped} already stored, {len(todo)} to profile "
             f"-> {results_file}"
         )
+        if failed and not redo_failed:
+            # A failed baseline is a stored result, so resuming skips it; after fixing its
+            # cause (arguments, toolchain, the code) the user redoes it on purpose.
+            names = ", ".join(
+                f"{app}/{variant} ({stored[app, variant]})" for app, variant in failed
+            )
+            progress.message(
+                f"{len(failed)} stored baseline(s) failed and are kept: {names}; once the cause "
+                "is fixed, run again with --redo-failed to profile them anew"
+            )
         if todo:
             records, errors = _execute(
                 todo, site, parsl_run_dir(site, results_file), writer, progress

@@ -111,16 +111,20 @@ def check_campaign_on_site(campaign: CampaignConfig, site: SiteConfig) -> dict[s
 
 
 def run_campaign(
-    campaign: CampaignConfig, site: SiteConfig, progress_stream: TextIO | None = None
+    campaign: CampaignConfig,
+    site: SiteConfig,
+    progress_stream: TextIO | None = None,
+    redo_failed_baselines: bool = False,
 ) -> Path:
-    """Run (or resume) the whole campaign; return the results file's path."""
+    """Run (or resume) the whole campaign; return the results file's path.
+    `redo_failed_baselines`: profile again the baselines stored with a failed status."""
     # Servers, apps, variants and partitions are resolved before status.json exists, so that a
     # typo leaves no results folder claiming a driver in its baseline phase.
     roles = check_campaign_on_site(campaign, site)
     results_file = campaign.results_file
     status = StatusFile(results_file.parent / STATUS_NAME, campaign.name)
     status.update(phase="baseline")
-    run_baseline(campaign, site, progress_stream)
+    run_baseline(campaign, site, progress_stream, redo_failed=redo_failed_baselines)
     planned, skipped = _plan_trials(campaign, site, results_file)
     progress = Progress(0, "campaign", stream=progress_stream)
     for name, reason in skipped:

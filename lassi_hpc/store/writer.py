@@ -43,7 +43,7 @@ from lassi_hpc.store.baseline_codec import (
     validate_baseline,
     write_baseline_group,
 )
-from lassi_hpc.store.encoding import TEXT_DTYPE, enum_value, set_text_attr
+from lassi_hpc.store.encoding import TEXT_DTYPE, enum_value, get_text_attr, set_text_attr
 from lassi_hpc.store.file_access import (
     RESERVE_MARGIN_BYTES,
     abandon,
@@ -221,6 +221,13 @@ class ResultsWriter:
         with self._lock:
             self._check_usable()
             return baseline_path(app, variant) in self._file
+
+    def baseline_status(self, app: str, variant: str) -> str | None:
+        """The stored baseline's status (a StageStatus value), None when none is stored."""
+        with self._lock:
+            self._check_usable()
+            group = self._file.get(baseline_path(app, variant))
+            return None if group is None else get_text_attr(group, "status")
 
     def has_trial(self, app: str, variant: str, strategy: str, trial: int) -> bool:
         """Whether the file holds trial number `trial` (0-based) of `strategy` (a Strategy value)

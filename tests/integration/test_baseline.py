@@ -203,6 +203,62 @@ def test_baseline_resumes_without_redoing_and_cli_prints_the_path(tmp_path: Path
     assert 'name = "second"' in resumed["campaign_config"]
 
 
+# The program's complaint, as a run with a wrong argument or a missing data file would print it.
+CANNOT_OPEN = """
+#include "kernel.h"
+#include <cstdio>
+#include <cstdlib>
+double series_sum(long n, int repeats) {
+  std::fprintf(stderr, "Error: cannot open input.dat\\n");
+  std::exit(1);
+}
+"""
+
+
+def test_a_failed_baseline_is_kept_on_resume_and_redone_with_redo_failed(
+    tmp_path: Path,
+) -> None:
+    suite = tmp_path / "suite"
+    make_app(suite, "flaky", CANNOT_OPEN)
+    make_app(suite, "good", None)
+    campaign_file, site_file = write_configs(tmp_path, ["flaky", "good"])
+    results = run_baseline(load_campaign(campaign_file), load_site(site_file))
+    with ResultsReader(results) as reader:
+        rows = {row.app: row for row in reader.baselines()}
+    assert rows["flaky"].status == StageStatus.RUN_FAILED.value
+    assert "(output: 'Error: cannot open input.dat')" in rows["flaky"].reason
+
+    shutil.copy(TINY / "omp" / "kernel.cpp", suite / "flaky" / "omp" / "kernel.cpp")  # fixed
+    command = [sys.executable, "-m", "lassi_hpc.cli", "baseline", str(campaign_file)]
+    command += ["--site", str(site_file)]
+
+    def stamps() -> dict[str, str]:
+        with h5py.File(results, "r") as handle:
+            return {app: str(handle[f"apps/{app}/omp/baseline"].attrs["written_utc"])
+                    for app in ("flaky", "good")}  # fmt: skip
+
+    before = stamps()
+    kept = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert kept.returncode == 0, kept.stderr
+    assert "2 already stored, 0 to profile" in kept.stderr
+    assert "1 stored baseline(s) failed and are kept: flaky/omp (run-failed)" in kept.stderr
+    assert "--redo-failed" in kept.stderr
+    assert stamps() == before
+
+    redone = subprocess.run(
+        [*command, "--redo-failed"], capture_output=True, text=True, check=False
+    )
+    assert redone.returncode == 0, redone.stderr
+    assert "1 already stored, 1 to profile" in redone.stderr
+    after = stamps()
+    assert after["good"] == before["good"]  # an ok baseline is never redone
+    assert after["flaky"] != before["flaky"]
+    with ResultsReader(results) as reader:
+        rows = {row.app: row for row in reader.baselines()}
+    assert len(rows) == 2
+    assert rows["flaky"].status == StageStatus.OK.value, rows["flaky"].reason
+
+
 def test_a_meter_backend_is_sampled_in_its_own_process_inside_the_worker(tmp_path: Path) -> None:
     # The FAKE device (a scripted 100 W / 300 W square wave) stands in for a GPU: the worker opens a
     # sampler process for it, and counter, samples and traces travel back to the file.
