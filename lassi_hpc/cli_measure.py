@@ -13,6 +13,7 @@ from typing import Any
 from lassi_hpc.cli_types import non_negative_float, positive_float, positive_int
 from lassi_hpc.energy import measure_workload
 from lassi_hpc.energy.command_runner import OutputMode, run_command_once
+from lassi_hpc.energy.host_load import read_host_busy_cpu_s
 from lassi_hpc.energy.measure_report import measurement_document, summary_lines, write_trace_csv
 from lassi_hpc.energy.session import MeterRequest, open_meter
 from lassi_hpc.errors import LassiError
@@ -105,6 +106,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
             max_start_delay_s=args.max_delay,
             settle_s=args.settle,
             record_trace=args.trace_csv is not None,
+            read_host_busy_cpu_s=read_host_busy_cpu_s,
         )
     if args.trace_csv is not None:
         rows = write_trace_csv(measurement, args.trace_csv)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from lassi_hpc.energy.backend import EnergyEstimator
 from lassi_hpc.energy.clock import SYSTEM_CLOCK, Clock
+from lassi_hpc.energy.host_load import HOST_BUSY_CORES, load_mark, other_cores
 from lassi_hpc.energy.meter import Meter
 from lassi_hpc.energy.samples import PowerSamples, energy_between_j, summed_power_w
 from lassi_hpc.energy.stats import summarize
@@ -74,6 +75,7 @@ WINDOW_SHORT_FLAG = "window-short"
 NOT_ABOVE_IDLE_FLAG = "energy<=idle"
 CROSS_CHECK_FLAG = "counter-vs-power>5%"
 REJECTED_READINGS_FLAG = "rejected-readings"
+HOST_BUSY_FLAG = "host-busy"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class _Mark:
 class _Window:
     results: tuple[CommandResult, ...]
     reached_min_window: bool
+    other_cores: float = math.nan  # the host's other work, mean cores (host_load.py)
 
     @property
     def run_duration_s(self) -> float:
@@ -101,6 +104,7 @@ class _Timings:
     idle_s: float
     settle_s: float
     max_runs: int
+    read_host_busy_cpu_s: Callable[[], float | None] | None = None
 
 
 def start_phases_s(count: int, max_delay_s: float, rng: random.Random) -> list[float]:
@@ -140,6 +144,7 @@ def measure_workload(
     record_trace: bool = True,
     clock: Clock = SYSTEM_CLOCK,
     max_runs_per_window: int = DEFAULT_MAX_RUNS_PER_WINDOW,
+    read_host_busy_cpu_s: Callable[[], float | None] | None = None,
 ) -> EnergyMeasurement:
     """Measure the energy of one run of `run_once`, `repetitions` times, on `meter`.
 
@@ -152,11 +157,15 @@ def measure_workload(
     MeasurementError naming the failure. `rng` draws the start delays and nothing else. A
     repetition keeps its power samples as a PowerTrace when `record_trace` is set and the meter
     samples. The meter is not closed here: the caller opened it and closes it.
+
+    `read_host_busy_cpu_s` (host_load.read_host_busy_cpu_s for real runs) is read around each
+    window: a CPU measurement during which other processes kept more than HOST_BUSY_CORES busy
+    is flagged "host-busy". None skips the check (workloads that are not real processes).
     """
     _check_arguments(
         repetitions, min_window_s, idle_s, settle_s, max_start_delay_s, max_runs_per_window
     )
-    timings = _Timings(min_window_s, idle_s, settle_s, max_runs_per_window)
+    timings = _Timings(min_window_s, idle_s, settle_s, max_runs_per_window, read_host_busy_cpu_s)
     estimating = meter.method is EnergyMethod.ESTIMATE
     if estimating and not isinstance(meter, EnergyEstimator):
         raise MeasurementError(
@@ -165,6 +174,7 @@ def measure_workload(
     phases_s = start_phases_s(repetitions, max_start_delay_s, rng)
     runs: list[RepetitionEnergy] = []
     short_window = False
+    busiest_cores = 0.0
     for repetition, phase_s in enumerate(phases_s, start=1):
         if estimating and isinstance(meter, EnergyEstimator):
             window_start_s = clock.now_s()
@@ -180,7 +190,20 @@ def measure_workload(
             result = dataclasses.replace(result, start_delay_s=delay_s)
         runs.append(result)
         short_window |= not window.reached_min_window
-    return _assemble(meter, runs, idle_s=idle_s, short_window=short_window)
+        if math.isfinite(window.other_cores):
+            busiest_cores = max(busiest_cores, window.other_cores)
+    return _assemble(
+        meter,
+        runs,
+        idle_s=idle_s,
+        short_window=short_window,
+        host_busy=busiest_cores > HOST_BUSY_CORES and _measures_cpu(meter),
+    )
+
+
+def _measures_cpu(meter: Meter) -> bool:
+    # Other work on the host reaches a CPU meter (RAPL, the CPU-time estimate), not a GPU's.
+    return meter.method is EnergyMethod.ESTIMATE or any(d.kind == "cpu" for d in meter.devices())
 
 
 def _check_arguments(
@@ -212,6 +235,8 @@ def _run_window(
     repetition: int,
 ) -> _Window:
     results: list[CommandResult] = []
+    read_busy = timings.read_host_busy_cpu_s
+    load_start = load_mark(read_busy) if read_busy is not None else None
     while True:
         result = run_once()
         run = len(results) + 1
@@ -227,10 +252,13 @@ def _run_window(
                 f"before it started ({result.started_at_s})"
             )
         results.append(result)
-        if result.ended_at_s - window_start_s >= timings.min_window_s:
-            return _Window(tuple(results), reached_min_window=True)
-        if run >= timings.max_runs:
-            return _Window(tuple(results), reached_min_window=False)
+        reached = result.ended_at_s - window_start_s >= timings.min_window_s
+        if reached or run >= timings.max_runs:
+            other = math.nan
+            if read_busy is not None and load_start is not None:
+                own_cpu_s = math.fsum(r.cpu_s for r in results)
+                other = other_cores(load_start, load_mark(read_busy), own_cpu_s)
+            return _Window(tuple(results), reached_min_window=reached, other_cores=other)
 
 
 def _mark(meter: Meter, clock: Clock) -> _Mark:
@@ -376,6 +404,7 @@ def _assemble(
     *,
     idle_s: float,
     short_window: bool,
+    host_busy: bool = False,
 ) -> EnergyMeasurement:
     method = meter.method
     devices = meter.devices()
@@ -399,6 +428,8 @@ def _assemble(
         flags.append(CROSS_CHECK_FLAG)
     if problems:
         flags.append(REJECTED_READINGS_FLAG)
+    if host_busy:
+        flags.append(HOST_BUSY_FLAG)
     return EnergyMeasurement(
         method=method,
         backend=meter.name,

@@ -15,6 +15,7 @@ from lassi_hpc.apps.manifest import AppManifest
 from lassi_hpc.config.campaign import MeasureSection
 from lassi_hpc.config.site import Partition, SandboxSection, Toolchain
 from lassi_hpc.energy import measure_workload
+from lassi_hpc.energy.host_load import read_host_busy_cpu_s
 from lassi_hpc.energy.session import MeterRequest, open_meter
 from lassi_hpc.errors import LassiError
 from lassi_hpc.records import (
@@ -169,6 +170,7 @@ def measure_command(
                 rng=random.Random(seed),
                 max_start_delay_s=settings.max_start_delay_s,
                 settle_s=settings.settle_s,
+                read_host_busy_cpu_s=read_host_busy_cpu_s,
             )
     except LassiError as error:  # MeasurementError, or a backend that cannot open
         return str(error)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -454,3 +456,32 @@ def test_in_process_meters_put_device_timestamps_on_the_host_clock() -> None:
         # The stamps were 2 ms older than each tick, on a clock starting at 0: aligned, they sit
         # on the tick times (the offset is the smallest gap seen), not near 0 s.
         assert samples.device_time_s[0] == pytest.approx(samples.time_s, abs=1e-9)
+
+
+def busy_reader(step_cpu_s: float) -> Callable[[], float]:
+    """A scripted host: each read finds `step_cpu_s` more busy CPU seconds than the last."""
+    reads = itertools.count()
+    return lambda: next(reads) * step_cpu_s
+
+
+@pytest.mark.parametrize(("step_cpu_s", "flagged"), [(0.0, False), (1e6, True)])
+def test_other_work_on_the_host_flags_a_cpu_measurement(step_cpu_s: float, flagged: bool) -> None:
+    clock = ManualClock()
+    meter = BackendMeter(EstimateBackend(busy_core_power_w=10.0))
+    workload = FakeWorkload(clock, 0.2, cpu_s=0.2)
+    measurement = measure_workload(
+        workload, meter, 2, 0.5, 0.0, random.Random(0), clock=clock,
+        read_host_busy_cpu_s=busy_reader(step_cpu_s),
+    )  # fmt: skip
+    assert ("host-busy" in measurement.flags) is flagged
+
+
+def test_other_work_on_the_host_does_not_flag_a_gpu_measurement() -> None:
+    clock = ManualClock()
+    device = FakeBackend(constant_power(10.0), clock)  # a GPU
+    workload = FakeWorkload(clock, 0.1, device=device, busy_power_w=20.0, idle_power_w=10.0)
+    measurement = measure_workload(
+        workload, BackendMeter(device), 2, 0.0, 0.1, random.Random(0), clock=clock,
+        read_host_busy_cpu_s=busy_reader(1e6),
+    )  # fmt: skip
+    assert "host-busy" not in measurement.flags
