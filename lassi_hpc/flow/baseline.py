@@ -201,6 +201,12 @@ def run_baseline(
             f"{len(tasks)} app variants, {skipped} already stored, {len(todo)} to profile "
             f"-> {results_file}"
         )
+        configs = writer.campaign_configs()
+        if len(configs) > 1 and configs[-1] != configs[-2]:
+            progress.message(
+                "the campaign config differs from the one this file was last run with: records "
+                "stored before keep the old settings (every session's config is in /provenance)"
+            )
         if failed and not redo_failed:
             # A failed baseline is a stored result, so resuming skips it; after fixing its
             # cause (arguments, toolchain, the code) the user redoes it on purpose.

@@ -56,7 +56,12 @@ from lassi_hpc.store.file_access import (
 )
 from lassi_hpc.store.metadata_cache import MetadataHold
 from lassi_hpc.store.provenance import Provenance, utc_now
-from lassi_hpc.store.provenance_codec import append_resume, write_provenance
+from lassi_hpc.store.provenance_codec import (
+    append_resume,
+    read_provenance,
+    read_resumes,
+    write_provenance,
+)
 from lassi_hpc.store.schema import (
     APPS,
     ATTR_CAMPAIGN_NAME,
@@ -67,6 +72,7 @@ from lassi_hpc.store.schema import (
     ATTR_SCHEMA_VERSION,
     BASELINE,
     FORMAT,
+    PROV_CAMPAIGN_CONFIG,
     PROVENANCE,
     SCHEMA_VERSION,
     TRIALS,
@@ -221,6 +227,17 @@ class ResultsWriter:
         with self._lock:
             self._check_usable()
             return baseline_path(app, variant) in self._file
+
+    def campaign_configs(self) -> list[str]:
+        """The campaign config text of every session, oldest first: the one that created the
+        file, then each resumed session's (this one's last, when it was opened with one)."""
+        with self._lock:
+            self._check_usable()
+            group = self._file[PROVENANCE]
+            return [
+                str(entry[PROV_CAMPAIGN_CONFIG])
+                for entry in (read_provenance(group), *read_resumes(group))
+            ]
 
     def baseline_status(self, app: str, variant: str) -> str | None:
         """The stored baseline's status (a StageStatus value), None when none is stored."""

@@ -192,6 +192,9 @@ def test_baseline_resumes_without_redoing_and_cli_prints_the_path(tmp_path: Path
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().splitlines()[-1] == str(first)
     assert "1 already stored, 1 to profile" in completed.stderr
+    assert "the campaign config differs from the one this file was last run with" in (
+        completed.stderr
+    )
     with h5py.File(first, "r") as handle:
         assert handle.attrs["created_utc"] == created
     with ResultsReader(first) as reader:
@@ -243,6 +246,7 @@ def test_a_failed_baseline_is_kept_on_resume_and_redone_with_redo_failed(
     assert "2 already stored, 0 to profile" in kept.stderr
     assert "1 stored baseline(s) failed and are kept: flaky/omp (run-failed)" in kept.stderr
     assert "--redo-failed" in kept.stderr
+    assert "campaign config differs" not in kept.stderr  # the same config as before
     assert stamps() == before
 
     redone = subprocess.run(
