@@ -349,13 +349,7 @@ def _check_scheduler_keys(file: str, key: str, scheduler: str, partition: Partit
     check_sbatch_values(
         file,
         key,
-        {
-            "slurm_partition": (partition.slurm_partition, "partition"),
-            "account": (partition.account, "account"),
-            "qos": (partition.qos, "qos"),
-            "constraint": (partition.constraint, "constraint"),
-            "gpu_type": (partition.gpu_type, "gres"),
-        },
+        _sbatch_fields(partition, ("slurm_partition", "partition")),
         partition.scheduler_options,
     )
     drain_s, block_s = partition.drain_before_walltime_s, walltime_s(partition.walltime)
@@ -383,16 +377,15 @@ def _check_scheduler_keys(file: str, key: str, scheduler: str, partition: Partit
 
 
 def _check_job_values(file: str, key: str, job: SlurmJob) -> None:
-    check_sbatch_values(
-        file,
-        key,
-        {
-            "partition": (job.partition, "partition"),
-            "account": (job.account, "account"),
-            "qos": (job.qos, "qos"),
-            "constraint": (job.constraint, "constraint"),
-            "gpu_type": (job.gpu_type, "gres"),
-            "memory": (job.memory, "mem"),
-        },
-        job.scheduler_options,
-    )
+    fields = _sbatch_fields(job, ("partition", "partition"), ("memory", "mem"))
+    check_sbatch_values(file, key, fields, job.scheduler_options)
+
+
+def _sbatch_fields(
+    record: Partition | SlurmJob, *own: tuple[str, str]
+) -> dict[str, tuple[str, str]]:
+    """Config field -> (its value, the sbatch option it becomes), for the fields a partition and
+    a job share plus the record's `own` (field, option) pairs."""
+    shared = (("account", "account"), ("qos", "qos"), ("constraint", "constraint"))
+    pairs = (*own, *shared, ("gpu_type", "gres"))
+    return {field: (str(getattr(record, field)), option) for field, option in pairs}
