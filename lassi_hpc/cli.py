@@ -222,16 +222,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         max_bar_apps=args.max_bar_apps,
         max_trace_apps=args.max_trace_apps,
     )
-    if args.roofline is not None:
-        from lassi_hpc.roofline.report_section import check_roofline_file
-
-        check_roofline_file(args.roofline)  # a wrong file leaves no report folder behind
     out_dir = args.out if args.out is not None else results.parent / "report"
-    try:
-        # Before any work: a bad --out is otherwise found only when the tables are written.
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise LassiError(f"--out {out_dir}: cannot create the report folder: {error}") from None
     files = run_report(
         results,
         out_dir,

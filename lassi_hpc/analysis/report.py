@@ -41,7 +41,7 @@ from lassi_hpc.analysis.summaries import (
     campaign_curves,
     group_scores,
 )
-from lassi_hpc.errors import StoreError
+from lassi_hpc.errors import LassiError, StoreError
 from lassi_hpc.records import PowerTrace
 from lassi_hpc.roofline.report_section import check_roofline_file
 from lassi_hpc.store import ResultsReader
@@ -71,8 +71,14 @@ def run_report(
 ) -> ReportFiles:
     """Read `results_path`, compute its report and write it into `out_dir` (created if needed).
     `roofline_path` names the roofline HDF5 file shown (default: roofline.h5 beside the
-    results); a RooflineError naming it, before any work, when it does not exist."""
+    results); a RooflineError naming it, before any work, when it does not exist. An `out_dir`
+    that cannot be created is a LassiError before any work too (and after the roofline check, so
+    a refused command leaves no folder behind)."""
     roofline = None if roofline_path is None else str(check_roofline_file(roofline_path))
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LassiError(f"--out {out_dir}: cannot create the report folder: {error}") from None
     report = build_report(results_path, options or ReportOptions(), progress)
     return write_report(report, Path(out_dir), progress, roofline)
 
