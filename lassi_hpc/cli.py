@@ -84,16 +84,15 @@ def _check_shared_paths(sites: list[SiteConfig], campaigns: list[CampaignConfig]
 def _check_campaign_plan(campaign: CampaignConfig, sites: list[SiteConfig]) -> None:
     """Resolve the campaign's apps and variants (and, against each site given, its partitions and
     LLM servers) as `run` does before any work, so that `check` finds what `run` would refuse."""
-    from lassi_hpc.flow.baseline import load_app, plan_baseline
-    from lassi_hpc.flow.campaign import check_llm_servers
+    from lassi_hpc.flow.baseline import load_app
+    from lassi_hpc.flow.campaign import check_campaign_on_site
 
     if not sites:
         for app_name, variants in campaign.apps:
             load_app(campaign, app_name, variants)
         return
     for site in sites:
-        roles = check_llm_servers(campaign, site)
-        tasks = plan_baseline(campaign, site)
+        roles, tasks = check_campaign_on_site(campaign, site)
         servers = ", ".join(f"{role} {name!r}" for role, name in roles.items())
         routes = ", ".join(f"{t.manifest.name}/{t.variant} -> {t.partition.name}" for t in tasks)
         print(f"{campaign.source}: runs on site {site.name!r}: LLM servers {servers}; {routes}")

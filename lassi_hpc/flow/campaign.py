@@ -43,6 +43,7 @@ from lassi_hpc.records import (
     TrialOutcome,
     TrialRecord,
 )
+from lassi_hpc.stages.baseline import BaselineTask
 from lassi_hpc.stages.evaluate import CandidateTask
 from lassi_hpc.stages.refine import (
     Action,
@@ -101,13 +102,14 @@ def check_llm_servers(campaign: CampaignConfig, site: SiteConfig) -> dict[str, s
     return roles
 
 
-def check_campaign_on_site(campaign: CampaignConfig, site: SiteConfig) -> dict[str, str]:
-    """What `run` checks before any work starts, for commands that prepare a run elsewhere
+def check_campaign_on_site(
+    campaign: CampaignConfig, site: SiteConfig
+) -> tuple[dict[str, str], list[BaselineTask]]:
+    """What `run` checks before any work starts, also for commands that prepare a run elsewhere
     (`check`, `render-sbatch`): the LLM servers the campaign names and a partition for every app
-    variant. Returns check_llm_servers' roles; raises ConfigError or AppError."""
-    roles = check_llm_servers(campaign, site)
-    plan_baseline(campaign, site)
-    return roles
+    variant. Returns check_llm_servers' roles and the baseline plan; raises ConfigError or
+    AppError."""
+    return check_llm_servers(campaign, site), plan_baseline(campaign, site)
 
 
 def run_campaign(
@@ -120,7 +122,7 @@ def run_campaign(
     `redo_failed_baselines`: profile again the baselines stored with a failed status."""
     # Servers, apps, variants and partitions are resolved before status.json exists, so that a
     # typo leaves no results folder claiming a driver in its baseline phase.
-    roles = check_campaign_on_site(campaign, site)
+    roles, _ = check_campaign_on_site(campaign, site)
     results_file = campaign.results_file
     status = StatusFile(results_file.parent / STATUS_NAME, campaign.name)
     status.update(phase="baseline")
