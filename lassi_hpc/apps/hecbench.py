@@ -16,7 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from lassi_hpc.apps.hecbench_makefile import INCLUDES_VARIABLE, argument_files, scan_makefile
+from lassi_hpc.apps.hecbench_makefile import (
+    INCLUDES_VARIABLE,
+    argument_files,
+    argument_paths,
+    logical_text,
+    scan_makefile,
+)
 from lassi_hpc.apps.hecbench_table import (
     HECBENCH_APPS,
     VERIFICATION_NAME_PATTERNS,
@@ -95,14 +101,14 @@ def _plain_assignments(makefile: Path) -> dict[str, str]:
     """`NAME = value` (also `:=`, `::=`, `?=`) outside conditionals and recipes. A variable set
     only inside `ifeq ... endif`, or appended to with `+=`, is left out: its value depends on
     what make is told."""
-    text = makefile.read_text(encoding="utf-8", errors="replace").replace("\\\n", " ")
+    text = logical_text(makefile.read_text(encoding="utf-8", errors="replace"))
     values: dict[str, str] = {}
     appended: set[str] = set()
     depth = 0
     for raw in text.splitlines():
         if raw.startswith("\t"):
             continue
-        line = raw.split("#", 1)[0].rstrip()
+        line = raw.rstrip()
         if _CONDITIONAL_START.match(line):
             depth += 1
         elif _CONDITIONAL_END.match(line):
@@ -268,15 +274,14 @@ def _unsourced_argument_files(
     build's copy lacks them, so a run would not find them without being given them."""
     directory = app_root / spec.dir
     found = []
-    for arg in args:
-        for path in {arg, arg.split("=", 1)[-1]}:
-            if not path or Path(path).is_absolute():
-                continue
-            target = Path(os.path.normpath(directory / path))
-            if not target.is_relative_to(directory) or not target.is_file():
-                continue
-            if target.relative_to(directory).as_posix() not in spec.sources:
-                found.append(target.relative_to(app_root).as_posix())
+    for path in argument_paths(args):
+        if Path(path).is_absolute():
+            continue
+        target = Path(os.path.normpath(directory / path))
+        if not target.is_relative_to(directory) or not target.is_file():
+            continue
+        if target.relative_to(directory).as_posix() not in spec.sources:
+            found.append(target.relative_to(app_root).as_posix())
     return tuple(found)
 
 

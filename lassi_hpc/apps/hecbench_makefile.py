@@ -43,7 +43,7 @@ def scan_makefile(makefile: Path, app_root: Path) -> MakefileReach:
     of `app_root` are left out too; the build then fails with the compiler's message.
     """
     variant_dir = makefile.parent
-    text = _logical_text(makefile.read_text(encoding="utf-8", errors="replace"))
+    text = logical_text(makefile.read_text(encoding="utf-8", errors="replace"))
     flags: list[str] = []
     outside: set[str] = set()
     for match in _INCLUDE_FLAG.finditer(text):
@@ -74,11 +74,9 @@ def argument_files(args: Iterable[str], variant_dir: Path, app_root: Path) -> tu
     argument to resolve (VariantSpec.run_files).
     """
     found: set[str] = set()
-    for arg in args:
-        for path in {arg, arg.split("=", 1)[-1]}:
-            relative = _outside_relative(variant_dir, path, app_root) if path else None
-            if relative is None:
-                continue
+    for path in argument_paths(args):
+        relative = _outside_relative(variant_dir, path, app_root)
+        if relative is not None:
             target = app_root / relative
             if target.is_file():
                 found.add(relative)
@@ -91,7 +89,13 @@ def argument_files(args: Iterable[str], variant_dir: Path, app_root: Path) -> tu
     return tuple(sorted(found))
 
 
-def _logical_text(text: str) -> str:
+def argument_paths(args: Iterable[str]) -> set[str]:
+    """Every program argument that may be a path: the argument itself and, for `--opt=value`,
+    its value (empty strings left out)."""
+    return {path for arg in args for path in (arg, arg.split("=", 1)[-1]) if path}
+
+
+def logical_text(text: str) -> str:
     """The Makefile with continuation lines joined and comments dropped."""
     joined = text.replace("\\\n", " ")
     return "\n".join(line.split("#", 1)[0] for line in joined.splitlines())
