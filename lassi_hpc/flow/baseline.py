@@ -189,11 +189,11 @@ def run_baseline(
             for t in tasks
         }
         failed = [key for key, status in stored.items() if status not in (None, StageStatus.OK)]
+        redone = set(failed) if redo_failed else set()
         todo = [
             t
             for t in tasks
-            if stored[t.manifest.name, t.variant] is None
-            or (redo_failed and (t.manifest.name, t.variant) in failed)
+            if stored[t.manifest.name, t.variant] is None or (t.manifest.name, t.variant) in redone
         ]
         progress = Progress(len(todo), "baseline", stream=progress_stream)
         skipped = len(tasks) - len(todo)

@@ -223,10 +223,8 @@ class ResultsWriter:
         return self._closed
 
     def has_baseline(self, app: str, variant: str) -> bool:
-        """Whether the file holds a baseline of `app`/`variant` (to skip it on resume)."""
-        with self._lock:
-            self._check_usable()
-            return baseline_path(app, variant) in self._file
+        """Whether the file holds a baseline of `app`/`variant`."""
+        return self.baseline_status(app, variant) is not None
 
     def campaign_configs(self) -> list[str]:
         """The campaign config text of every session, oldest first: the one that created the
@@ -240,7 +238,8 @@ class ResultsWriter:
             ]
 
     def baseline_status(self, app: str, variant: str) -> str | None:
-        """The stored baseline's status (a StageStatus value), None when none is stored."""
+        """The stored baseline's status (a StageStatus value), None when none is stored: resume
+        skips a stored baseline, and redoes a failed one on request."""
         with self._lock:
             self._check_usable()
             group = self._file.get(baseline_path(app, variant))

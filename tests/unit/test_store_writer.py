@@ -74,6 +74,15 @@ def test_has_baseline(tmp_path: Path) -> None:
         assert not writer.has_baseline("lulesh", "cuda")
 
 
+def test_baseline_status_says_ok_failed_or_none(tmp_path: Path) -> None:
+    with new_file(tmp_path / "results.h5") as writer:
+        writer.write_baseline(measured_baseline())
+        writer.write_baseline(failed_build_baseline())
+        assert writer.baseline_status("jacobi", "cuda") == "ok"
+        assert writer.baseline_status("lulesh", "cuda") == "build-failed"
+        assert writer.baseline_status("jacobi", "hip") is None
+
+
 def test_open_existing_keeps_records_and_logs_the_resume(tmp_path: Path) -> None:
     path = tmp_path / "results.h5"
     with new_file(path) as writer:
