@@ -50,6 +50,11 @@ def read_host_busy_cpu_s() -> float | None:
     return busy_cpu_s_from_proc_stat(text, float(os.sysconf("SC_CLK_TCK")))
 
 
+def unknown_host_busy_cpu_s() -> None:
+    """A reader that knows nothing: for workloads that are not real processes (tests' fakes)."""
+    return None
+
+
 @dataclass(frozen=True)
 class LoadMark:
     monotonic_s: float

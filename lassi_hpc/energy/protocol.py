@@ -39,7 +39,12 @@ from dataclasses import dataclass
 
 from lassi_hpc.energy.backend import EnergyEstimator
 from lassi_hpc.energy.clock import SYSTEM_CLOCK, Clock
-from lassi_hpc.energy.host_load import HOST_BUSY_CORES, load_mark, other_cores
+from lassi_hpc.energy.host_load import (
+    HOST_BUSY_CORES,
+    load_mark,
+    other_cores,
+    unknown_host_busy_cpu_s,
+)
 from lassi_hpc.energy.meter import Meter
 from lassi_hpc.energy.samples import PowerSamples, energy_between_j, summed_power_w
 from lassi_hpc.energy.stats import summarize
@@ -104,7 +109,7 @@ class _Timings:
     idle_s: float
     settle_s: float
     max_runs: int
-    read_host_busy_cpu_s: Callable[[], float | None] | None = None
+    read_host_busy_cpu_s: Callable[[], float | None] = unknown_host_busy_cpu_s
 
 
 def start_phases_s(count: int, max_delay_s: float, rng: random.Random) -> list[float]:
@@ -144,7 +149,7 @@ def measure_workload(
     record_trace: bool = True,
     clock: Clock = SYSTEM_CLOCK,
     max_runs_per_window: int = DEFAULT_MAX_RUNS_PER_WINDOW,
-    read_host_busy_cpu_s: Callable[[], float | None] | None = None,
+    read_host_busy_cpu_s: Callable[[], float | None] = unknown_host_busy_cpu_s,
 ) -> EnergyMeasurement:
     """Measure the energy of one run of `run_once`, `repetitions` times, on `meter`.
 
@@ -160,7 +165,8 @@ def measure_workload(
 
     `read_host_busy_cpu_s` (host_load.read_host_busy_cpu_s for real runs) is read around each
     window: a CPU measurement during which other processes kept more than HOST_BUSY_CORES busy
-    is flagged "host-busy". None skips the check (workloads that are not real processes).
+    is flagged "host-busy". The default knows nothing and skips the check (workloads that are
+    not real processes).
     """
     _check_arguments(
         repetitions, min_window_s, idle_s, settle_s, max_start_delay_s, max_runs_per_window
@@ -235,8 +241,7 @@ def _run_window(
     repetition: int,
 ) -> _Window:
     results: list[CommandResult] = []
-    read_busy = timings.read_host_busy_cpu_s
-    load_start = load_mark(read_busy) if read_busy is not None else None
+    load_start = load_mark(timings.read_host_busy_cpu_s)
     while True:
         result = run_once()
         run = len(results) + 1
@@ -254,10 +259,8 @@ def _run_window(
         results.append(result)
         reached = result.ended_at_s - window_start_s >= timings.min_window_s
         if reached or run >= timings.max_runs:
-            other = math.nan
-            if read_busy is not None and load_start is not None:
-                own_cpu_s = math.fsum(r.cpu_s for r in results)
-                other = other_cores(load_start, load_mark(read_busy), own_cpu_s)
+            own_cpu_s = math.fsum(r.cpu_s for r in results)
+            other = other_cores(load_start, load_mark(timings.read_host_busy_cpu_s), own_cpu_s)
             return _Window(tuple(results), reached_min_window=reached, other_cores=other)
 
 
