@@ -37,7 +37,8 @@ from lassi_hpc.roofline.dataset import (
 from lassi_hpc.roofline.extract import extract_kernels_from_file
 from lassi_hpc.roofline.gpu_models import profiled_on_another_gpu
 from lassi_hpc.roofline.label import fastest_invocations, label_profile, profile_text
-from lassi_hpc.roofline.labels_file import read_label_records
+from lassi_hpc.roofline.label_join import join_labels
+from lassi_hpc.roofline.labels_file import read_label_lines
 from lassi_hpc.roofline.ncu import parse_ncu_csv
 from lassi_hpc.roofline.profile_run import PROFILERS
 from lassi_hpc.roofline.records import KernelProfile, LabelledKernel
@@ -94,6 +95,12 @@ def add_roofline_parser(commands: Any) -> None:
         "extract", help="list CUDA __global__ kernels and OpenMP target regions as JSONL"
     )
     extract.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
+    extract.add_argument(
+        "--app",
+        default="",
+        help="the app these sources belong to; `dataset` then joins them only with labels of "
+        "that app (`label --app`), so kernels of different apps may share a name",
+    )
     extract.add_argument("-o", "--output", type=Path, help="JSONL file (default: stdout)")
     extract.set_defaults(handler=cmd_extract)
 
@@ -119,6 +126,9 @@ def add_roofline_parser(commands: Any) -> None:
         default=64,
         help="rocprof: lanes per wavefront where the CSV does not say (rocprofv3 never does): "
         "64 on CDNA GPUs such as MI100 (default), 32 on RDNA",
+    )
+    label.add_argument(
+        "--app", default="", help="the profiled app's name, written into each record for `dataset`"
     )
     label.add_argument("-o", "--output", type=Path, help="JSONL file (default: stdout)")
     label.set_defaults(handler=cmd_label)
@@ -213,7 +223,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    kernels = [kernel for path in args.sources for kernel in extract_kernels_from_file(path)]
+    kernels = [
+        replace(kernel, app=args.app)
+        for path in args.sources
+        for kernel in extract_kernels_from_file(path)
+    ]
     if args.output is None:
         for kernel in kernels:
             print(json.dumps(asdict(kernel), ensure_ascii=False))
@@ -254,6 +268,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         label = label_profile(profile, balance, spec.source)
         record = {
             "kernel": profile.kernel,
+            **({"app": args.app} if args.app else {}),
             "label": label.label,
             "profile_text": profile_text(profile, label),
             "launch_text": f"grid {profile.grid_size}, block {profile.block_size}",
@@ -286,20 +301,7 @@ def _warn_of_another_gpu(profiles: list[KernelProfile], spec: GpuSpec) -> None:
 def cmd_dataset(args: argparse.Namespace) -> int:
     spec = _target_gpu(args)
     kernels = read_extracted_jsonl(args.kernels)
-    labels = read_label_records(args.labels)
-    labelled = [
-        LabelledKernel(
-            name=k.name,
-            language=k.language,
-            source=k.source,
-            label=labels[k.name]["label"],
-            profile_text=str(labels[k.name].get("profile_text", "")),
-            launch_text=str(labels[k.name].get("launch_text", "")),
-            file=k.file,
-        )
-        for k in kernels
-        if k.name in labels
-    ]
+    labelled = join_labels(kernels, read_label_lines(args.labels), args.labels)
     unique = deduplicate(labelled)
     kept = unique if args.no_balance else balance_classes(unique, args.seed)
     train, validation = split_train_validation(kept, args.validation_fraction, args.seed)

@@ -2,7 +2,8 @@
 
 A labels file is JSONL, one kernel a line: a JSON object with a "kernel" name (text) and a
 "label" Compute|Bandwidth, plus what `label` adds ("profile_text", "launch_text", "profile" with
-the invocation's "duration_s", ...). Blank lines are skipped. `roofline dataset` joins kernels
+the invocation's "duration_s", ...) and, with `--app`, the "app" it was profiled in. Blank lines
+are skipped. `roofline dataset` joins kernels
 with these records and campaign guidance (stages/roofline_guidance.py) picks an app's main kernel
 from them; both read through here, so the format is parsed in one place.
 """
@@ -38,6 +39,11 @@ class LabelRecord:
     def label(self) -> str:
         return str(self.record["label"])
 
+    @property
+    def app(self) -> str:
+        """The app whose profile gave the label (`roofline label --app`); "" when not said."""
+        return str(self.record.get("app", ""))
+
 
 def read_label_lines(path: Path) -> tuple[LabelRecord, ...]:
     """The records of a labels file, in file order.
@@ -55,11 +61,6 @@ def read_label_lines(path: Path) -> tuple[LabelRecord, ...]:
             where = f"{path}:{number}"
             records.append(LabelRecord(_checked(_json_object(line, where), where), where))
     return tuple(records)
-
-
-def read_label_records(path: Path) -> dict[str, dict[str, Any]]:
-    """Kernel name -> its labels-file record (the last line wins for a kernel listed twice)."""
-    return {line.kernel: line.record for line in read_label_lines(path)}
 
 
 def _json_object(line: str, where: str) -> dict[str, Any]:
@@ -82,4 +83,6 @@ def _checked(record: dict[str, Any], where: str) -> dict[str, Any]:
             f"{where}: kernel {kernel!r}: 'label' is {label!r}; must be one of: "
             + ", ".join(BOUNDEDNESS)
         )
+    if not isinstance(record.get("app", ""), str):
+        raise LabelsFileError(f"{where}: kernel {kernel!r}: 'app' must be text")
     return record

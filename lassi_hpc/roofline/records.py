@@ -69,7 +69,8 @@ class ExtractedKernel:
     """A kernel's source: a CUDA `__global__` function or an OpenMP target region.
 
     `name` is the function name (CUDA) or `<enclosing function>:omp_target<n>` (OpenMP, n from
-    1 in source order); `line` is the 1-based line where it starts in `file`.
+    1 in source order); `line` is the 1-based line where it starts in `file`; `app` the app it
+    belongs to when `roofline extract --app` said so ("" otherwise).
     """
 
     name: str
@@ -77,6 +78,7 @@ class ExtractedKernel:
     source: str
     file: str
     line: int
+    app: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from test_store_support import lassi_ee_trial
 from lassi_hpc.config.campaign import LLMSection
 from lassi_hpc.records import LLMResponse, SourceFile
 from lassi_hpc.roofline.classify import SYSTEM_PROMPT
-from lassi_hpc.roofline.labels_file import LabelsFileError, read_label_records
+from lassi_hpc.roofline.labels_file import LabelsFileError, read_label_lines
 from lassi_hpc.stages.roofline_guidance import RooflineGuidanceError
 from lassi_hpc.stages.roofline_prediction import (
     ANSWER_LINE_CHARS,
@@ -114,13 +114,16 @@ def test_one_labels_file_reader_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     good = json.dumps({"kernel": "k", "label": "Compute", "profile_text": "AI 9"})
     path.write_text(good + "\n\n" + json.dumps({"kernel": "k", "label": "Bandwidth"}) + "\n")
-    assert read_label_records(path) == {"k": {"kernel": "k", "label": "Bandwidth"}}
+    assert [(line.record, line.where) for line in read_label_lines(path)] == [
+        ({"kernel": "k", "label": "Compute", "profile_text": "AI 9"}, f"{path}:1"),
+        ({"kernel": "k", "label": "Bandwidth"}, f"{path}:3"),
+    ]
     path.write_text(good + "\n[1]\n")
     with pytest.raises(LabelsFileError, match=r"labels\.jsonl:2: must be a JSON object"):
-        read_label_records(path)
+        read_label_lines(path)
     assert RooflineGuidanceError is LabelsFileError  # campaign guidance reads through it too
     with pytest.raises(LabelsFileError, match=r"cannot read labels file .*missing\.jsonl"):
-        read_label_records(tmp_path / "missing.jsonl")
+        read_label_lines(tmp_path / "missing.jsonl")
 
 
 def test_a_summary_stored_before_the_roofline_columns_is_still_used() -> None:
