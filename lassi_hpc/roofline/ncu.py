@@ -132,11 +132,22 @@ def _columns(header: list[str], row: list[str], line_number: int, source: str) -
     return dict(zip(header, row, strict=True))
 
 
+def _collected_as(metrics: dict[str, tuple[str, str]], name: str) -> str | None:
+    """The name under which `name` was collected, or None.
+
+    An smsp__X.sum count is also accepted as sm__X.sum: summed over the GPU, per SM and per SM
+    sub-partition are the same count, and published roofline recipes collect the sm__ form
+    (seen in captured V100 output; tests/data/roofline/README.md)."""
+    aliases = [name, "sm__" + name.removeprefix("smsp__")] if name.startswith("smsp__") else [name]
+    return next((key for key in aliases if key in metrics), None)
+
+
 def _metric(metrics: dict[str, tuple[str, str]], name: str, where: str) -> float:
-    if name not in metrics:
+    key = _collected_as(metrics, name)
+    if key is None:
         raise RooflineError(f"{where}: metric {name} was not collected")
-    text, unit = metrics[name]
-    return scaled_number(text, unit, f"{where}: {name}")
+    text, unit = metrics[key]
+    return scaled_number(text, unit, f"{where}: {key}")
 
 
 def _profiles(launches: list[_Launch], source: str) -> list[KernelProfile]:

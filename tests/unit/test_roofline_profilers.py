@@ -209,6 +209,13 @@ def test_ncu_details_page_of_old_ncu_without_device_column() -> None:
     assert profile.duration_s == pytest.approx(2.5e-6)
 
 
+def test_ncu_sm_prefixed_instruction_counts_are_read_as_the_smsp_ones() -> None:
+    # sm__X.sum and smsp__X.sum are the same GPU-wide count; roofline recipes collect sm__
+    text = (DATA / "ncu_raw_2025.csv").read_text()
+    assert '"sm__' not in text
+    assert parse_ncu_csv(text.replace('"smsp__', '"sm__')) == parse_ncu_csv(text)
+
+
 def test_ncu_metric_reported_na_names_the_metric() -> None:
     text = (DATA / "ncu_raw_2025.csv").read_text().replace('"8388608"', '"n/a"', 1)
     with pytest.raises(RooflineError, match=r"launch ID 0 .*dram__bytes\.sum: .*n/a"):
