@@ -132,6 +132,9 @@ def _columns(header: list[str], row: list[str], line_number: int, source: str) -
     return dict(zip(header, row, strict=True))
 
 
+_LABEL_METRICS = (*SP_METRICS, *DP_METRICS, INT_METRIC, DRAM_METRIC, DURATION_METRIC)
+
+
 def _collected_as(metrics: dict[str, tuple[str, str]], name: str) -> str | None:
     """The name under which `name` was collected, or None.
 
@@ -150,6 +153,15 @@ def _metric(metrics: dict[str, tuple[str, str]], name: str, where: str) -> float
     return scaled_number(text, unit, f"{where}: {key}")
 
 
+def _check_collected(metrics: dict[str, tuple[str, str]], where: str) -> None:
+    # Name every missing metric at once: files from other runs usually lack several
+    # (captured ones lack both the duration and the integer count).
+    missing = [name for name in _LABEL_METRICS if _collected_as(metrics, name) is None]
+    if missing:
+        also = f"; also missing: {', '.join(missing[1:])}" if missing[1:] else ""
+        raise RooflineError(f"{where}: metric {missing[0]} was not collected{also}")
+
+
 def _profiles(launches: list[_Launch], source: str) -> list[KernelProfile]:
     profiles: list[KernelProfile] = []
     seen: dict[str, int] = {}
@@ -157,6 +169,7 @@ def _profiles(launches: list[_Launch], source: str) -> list[KernelProfile]:
         kernel = kernel_base_name(ids["Kernel Name"])
         where = f"{source}: launch ID {ids['ID']} ({kernel})"
         seen[kernel] = seen.get(kernel, 0) + 1
+        _check_collected(metrics, where)
         device_name = metrics.get(DEVICE_NAME_METRIC, ("", ""))[0].strip()
         sp = sum(weight * _metric(metrics, name, where) for name, weight in SP_METRICS.items())
         dp = sum(weight * _metric(metrics, name, where) for name, weight in DP_METRICS.items())

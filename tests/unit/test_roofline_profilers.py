@@ -86,6 +86,12 @@ def test_ncu_output_without_a_metric_names_it() -> None:
         parse_ncu_csv(text, "run.log")
 
 
+def test_ncu_output_without_several_metrics_names_them_all() -> None:
+    text = '"ID","Kernel Name","dram__bytes.sum"\n"","","byte"\n"0","k","10"\n'
+    with pytest.raises(RooflineError, match=r"also missing: .*_integer_pred_on\.sum, gpu__time"):
+        parse_ncu_csv(text, "run.log")
+
+
 def test_ncu_output_without_a_table_is_an_error() -> None:
     with pytest.raises(RooflineError, match="no CSV table"):
         parse_ncu_csv("==PROF== ERR_NVGPUCTRPERM - no permission\n")
