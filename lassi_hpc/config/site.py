@@ -35,7 +35,15 @@ _SLURM_TIME = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$")
 
 def slurm_time(value: str) -> str | None:
     """Walltimes as [D-]HH:MM:SS: the one form every Slurm command accepts."""
-    return None if _SLURM_TIME.match(value) else "must be a walltime [D-]HH:MM:SS, e.g. '04:00:00'"
+    if not _SLURM_TIME.match(value):
+        return "must be a walltime [D-]HH:MM:SS, e.g. '04:00:00'"
+    minutes, seconds = (int(part) for part in value.rsplit(":", 2)[1:])
+    if minutes > 59 or seconds > 59:
+        return f"{value!r} has more than 59 minutes or seconds; write it as [D-]HH:MM:SS"
+    if walltime_s(value) == 0:
+        # Slurm reads a zero limit as "no limit", and the drain margin is a share of it
+        return "must be longer than zero"
+    return None
 
 
 def walltime_s(value: str) -> int:
