@@ -8,6 +8,7 @@ would start, without submitting anything. No allocation hours are spent.
 
 from __future__ import annotations
 
+import difflib
 import re
 import shutil
 import subprocess
@@ -76,7 +77,7 @@ def _check_partition(request: JobRequest, run: Runner) -> CheckResult:
     rows = [line.split("|") for line in done.stdout.splitlines() if line.count("|") == 2]
     if done.returncode != 0 or not rows:
         detail = done.stderr.strip() or "sinfo lists no such partition"
-        return CheckResult(False, subject, detail)
+        return CheckResult(False, subject, detail + _partitions_hint(request.partition, run))
     problems = []
     if all(state != "up" for state, _, _ in rows):
         problems.append(f"state {rows[0][0]}")
@@ -98,6 +99,17 @@ def _check_partition(request: JobRequest, run: Runner) -> CheckResult:
         return CheckResult(False, subject, "; ".join(problems))
     gres = ", ".join(sorted({gres for _, _, gres in rows}))
     return CheckResult(True, subject, f"up, time limit {'/'.join(sorted(limits))}, gres {gres}")
+
+
+def _partitions_hint(wanted: str, run: Runner) -> str:
+    """The cluster's partitions, the likeliest misspelling first: a typo is the usual cause."""
+    done = run(["sinfo", "--noheader", "-o", "%R"], "")
+    known = list(dict.fromkeys(line.strip() for line in done.stdout.splitlines() if line.strip()))
+    if done.returncode != 0 or not known:
+        return ""
+    close = difflib.get_close_matches(wanted, known, n=1)
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{guess}; sinfo lists: {', '.join(known)}"
 
 
 def _test_only(request: JobRequest, run: Runner) -> CheckResult:

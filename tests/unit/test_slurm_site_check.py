@@ -22,6 +22,8 @@ class FakeSlurm:
         self.scripts: list[str] = []
 
     def __call__(self, argv: Sequence[str], stdin_text: str) -> subprocess.CompletedProcess[str]:
+        if argv[0] == "sinfo" and "-p" not in argv:  # the partition list
+            return subprocess.CompletedProcess(list(argv), 0, "".join(f"{p}\n" for p in SINFO), "")
         if argv[0] == "sinfo":
             partition = argv[argv.index("-p") + 1]
             return subprocess.CompletedProcess(list(argv), 0, SINFO.get(partition, ""), "")
@@ -76,6 +78,8 @@ def test_unknown_and_down_partitions_fail() -> None:
     unknown, _ = check(request("nope"))
     down, _ = check(request("down"))
     assert not unknown[0].ok and "no such partition" in unknown[0].detail
+    assert "sinfo lists: a100, long, down" in unknown[0].detail
+    assert "did you mean" not in unknown[0].detail  # nothing like "nope"
     assert not down[0].ok and "state down" in down[0].detail
 
 
@@ -84,3 +88,9 @@ def test_sbatch_refusal_is_reported_in_its_own_words() -> None:
     assert results[0].ok
     assert not results[1].ok
     assert "Invalid account" in results[1].detail
+
+
+def test_a_misspelt_partition_is_named_with_the_likeliest_one() -> None:
+    results, _ = check(request("a10o"))
+    assert not results[0].ok
+    assert "did you mean 'a100'?; sinfo lists: a100, long, down" in results[0].detail
