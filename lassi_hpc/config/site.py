@@ -322,6 +322,21 @@ def load_site(path: Path) -> SiteConfig:
             )
         if server.slurm is not None:
             _check_job_values(file, f"{key}.slurm", server.slurm)
+        if (
+            server.kind == "vllm"
+            and server.slurm
+            and server.slurm.gpus < server.tensor_parallel_size
+        ):
+            # vLLM shards the model over tensor_parallel_size GPUs of its node; with fewer it
+            # fails only after the job waited in the queue
+            raise ConfigError(
+                file,
+                f"{key}.slurm.gpus",
+                f"vLLM needs at least tensor_parallel_size = {server.tensor_parallel_size} GPUs "
+                "in its job",
+                value=server.slurm.gpus,
+                show_value=True,
+            )
     if parsed.site.scheduler == "slurm" and parsed.slurm is None:
         raise ConfigError(file, "slurm", "a [slurm] table is required when scheduler = 'slurm'")
     if parsed.site.scheduler != "slurm" and parsed.slurm is not None:

@@ -82,6 +82,10 @@ def test_slurm_site_loads_with_its_jobs(tmp_path: Path) -> None:
         (('walltime = "04:00:00"', 'walltime = "4h"'), ["partitions[0].walltime", "[D-]HH:MM:SS"]),
         (('walltime = "04:00:00"', 'walltime = "00:61:00"'), ["partitions[0].walltime", "59"]),
         (('walltime = "04:00:00"', 'walltime = "00:00:00"'), ["partitions[0].walltime", "zero"]),
+        (
+            ('api = "chat"', 'api = "chat"\ntensor_parallel_size = 8'),
+            ["llm_servers.big.slurm.gpus", "tensor_parallel_size = 8", "4"],
+        ),
         (("gpus_per_node = 4\n", ""), ["partitions[0].gpus_per_node", "must request its GPUs"]),
         (("gpus_per_node = 4\n", "gpus_per_node = 4\nworkers = 2\n"), ["partitions[0].workers"]),
         (('scheduler = "slurm"', 'scheduler = "pbs"'), ["site.scheduler", "local, slurm"]),
