@@ -222,7 +222,9 @@ def _setup_lines(site_setup: tuple[str, ...], job_setup: tuple[str, ...], job_ke
     lines = [*site_setup, *job_setup]
     if not lines:
         return Raw(f"# (none: the site sets no [slurm].setup and no {job_key})")
-    return Raw("\n".join(lines))
+    # The script runs under `set -u`, and environment scripts (conda activate, some module
+    # systems) read variables that may be unset: they would end the job here.
+    return Raw("\n".join(["set +u", *lines, "set -u"]))
 
 
 def _api_key_lines(api_key_env: str) -> Raw:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -51,6 +52,22 @@ def test_driver_setup_lines_come_site_first_then_driver(tmp_path: Path) -> None:
         'echo "$HOME"',
         "export LASSI_TEST_DRIVER_SETUP=driver",
     ]
+
+
+def test_setup_lines_may_read_unset_variables_under_the_scripts_set_u(tmp_path: Path) -> None:
+    """conda's activate scripts read unset variables; under the script's `set -u` they ended the
+    job before the driver started."""
+    setup = "['echo \"setup saw [${LASSI_TEST_NEVER_SET}]\"']"
+    campaign, site = write_configs(tmp_path, setup=setup)
+    script = driver_script(campaign, site)
+    lines = script.splitlines()
+    start = lines.index("set -uo pipefail")
+    setup_at = next(i for i, line in enumerate(lines) if "LASSI_TEST_NEVER_SET" in line)
+    assert lines[setup_at - 1] == "set +u" and "set -u" in lines[setup_at + 1 :]
+    shell = "\n".join([lines[start], *lines[setup_at - 1 : setup_at + 3], "echo $NEVER_SET_EITHER"])
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert "setup saw []" in done.stdout  # the setup line ran to its end
+    assert done.returncode != 0 and "NEVER_SET_EITHER" in done.stderr  # set -u is back after it
 
 
 def test_driver_signal_and_optional_keys_follow_the_site() -> None:
