@@ -4,6 +4,7 @@ repository, path and commit of each). Expected values were read off the files by
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ CAPTURED = Path(__file__).resolve().parents[1] / "data" / "roofline" / "captured
 
 def _text(name: str) -> str:
     return (CAPTURED / name).read_text(encoding="utf-8")
+
+
+def assert_refused_for_the_integer_count_and_duration(text: str, source: str, kernel: str) -> None:
+    """None of the captured runs asked for these two; the error names both, and launch 0."""
+    with pytest.raises(
+        RooflineError,
+        match=rf"^{re.escape(source)}: launch ID 0 \({kernel}\): metric "
+        r"smsp__sass_thread_inst_executed_op_integer_pred_on\.sum was not collected; also "
+        r"missing: gpu__time_duration\.sum$",
+    ):
+        parse_ncu_csv(text, source)
 
 
 def test_err_nvgpuctrperm_run_is_a_refusal_not_a_parse_error() -> None:
@@ -40,13 +52,7 @@ def test_a100_details_page_after_a_failed_launch_names_every_missing_metric() ->
         "randomInit", "randomInit", "gemm_v0"
     ]  # fmt: skip
     # --metrics had no integer count and no gpu__time_duration.sum (smsp__cycles_elapsed only)
-    with pytest.raises(
-        RooflineError,
-        match=r"^share_tile\.csv: launch ID 0 \(randomInit\): metric "
-        r"smsp__sass_thread_inst_executed_op_integer_pred_on\.sum was not collected; also "
-        r"missing: gpu__time_duration\.sum$",
-    ):
-        parse_ncu_csv(text, "share_tile.csv")
+    assert_refused_for_the_integer_count_and_duration(text, "share_tile.csv", "randomInit")
 
 
 def test_v100_details_page_with_sm_prefixed_counts() -> None:
@@ -56,13 +62,7 @@ def test_v100_details_page_with_sm_prefixed_counts() -> None:
     assert kernel_base_name(rows[1][4]) == "InitializeMatrix_kernel"
     # The six sm__sass_thread_inst_executed_op_{f,d}{add,mul,fma}_pred_on.sum are found (accepted
     # for smsp__...); only the metrics the run never asked for are named.
-    with pytest.raises(
-        RooflineError,
-        match=r"^output\.csv: launch ID 0 \(InitializeMatrix_kernel\): metric "
-        r"smsp__sass_thread_inst_executed_op_integer_pred_on\.sum was not collected; also "
-        r"missing: gpu__time_duration\.sum$",
-    ):
-        parse_ncu_csv(text, "output.csv")
+    assert_refused_for_the_integer_count_and_duration(text, "output.csv", "InitializeMatrix_kernel")
 
 
 def test_2020_details_page_unquoted_with_kernel_time_column() -> None:
@@ -71,13 +71,9 @@ def test_2020_details_page_unquoted_with_kernel_time_column() -> None:
     assert rows[0][5] == "Kernel Time" and "Device" not in rows[0]
     assert len(rows) == 1 + 2 * 25  # 15 requested metrics + 10 of the SpeedOfLight section
     # The section prints the duration by its label ("Duration", nsecond), not by its name
-    with pytest.raises(
-        RooflineError,
-        match=r"^v100_cc_perf_output\.csv: launch ID 0 \(ComputeCurrent\): metric "
-        r"smsp__sass_thread_inst_executed_op_integer_pred_on\.sum was not collected; also "
-        r"missing: gpu__time_duration\.sum$",
-    ):
-        parse_ncu_csv(text, "v100_cc_perf_output.csv")
+    assert_refused_for_the_integer_count_and_duration(
+        text, "v100_cc_perf_output.csv", "ComputeCurrent"
+    )
 
 
 @pytest.mark.parametrize(
