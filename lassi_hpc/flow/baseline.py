@@ -170,10 +170,12 @@ def run_baseline(
     site: SiteConfig,
     progress_stream: TextIO | None = None,
     redo_failed: bool = False,
+    tasks: list[BaselineTask] | None = None,
 ) -> Path:
     """Profile every planned app variant not yet stored, and with `redo_failed` every one stored
-    with a failed status (its record is replaced); return the results file's path."""
-    tasks = plan_baseline(campaign, site)
+    with a failed status (its record is replaced); return the results file's path. `tasks` is
+    plan_baseline's plan when the caller has it already (planning reads every app's manifest)."""
+    tasks = plan_baseline(campaign, site) if tasks is None else tasks
     results_file = campaign.results_file
     results_file.parent.mkdir(parents=True, exist_ok=True)
     # Every session records how it ran: a resumed campaign may have had its config, site, host or

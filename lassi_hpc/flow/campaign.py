@@ -122,12 +122,12 @@ def run_campaign(
     `redo_failed_baselines`: profile again the baselines stored with a failed status."""
     # Servers, apps, variants and partitions are resolved before status.json exists, so that a
     # typo leaves no results folder claiming a driver in its baseline phase.
-    roles, _ = check_campaign_on_site(campaign, site)
+    roles, tasks = check_campaign_on_site(campaign, site)
     results_file = campaign.results_file
     status = StatusFile(results_file.parent / STATUS_NAME, campaign.name)
     status.update(phase="baseline")
-    run_baseline(campaign, site, progress_stream, redo_failed=redo_failed_baselines)
-    planned, skipped = _plan_trials(campaign, site, results_file)
+    run_baseline(campaign, site, progress_stream, redo_failed=redo_failed_baselines, tasks=tasks)
+    planned, skipped = _plan_trials(campaign, tasks, results_file)
     progress = Progress(0, "campaign", stream=progress_stream)
     for name, reason in skipped:
         progress.message(f"{name}: no trials, {reason}")
@@ -171,10 +171,9 @@ def run_campaign(
 
 
 def _plan_trials(
-    campaign: CampaignConfig, site: SiteConfig, results_file: Path
+    campaign: CampaignConfig, tasks: list[BaselineTask], results_file: Path
 ) -> tuple[list[PlannedVariant], list[tuple[str, str]]]:
     baselines: dict[tuple[str, str], BaselineRecord | None] = {}
-    tasks = plan_baseline(campaign, site)
     with ResultsReader(results_file) as reader:
         stored = {(row.app, row.variant) for row in reader.baselines()}
         for task in tasks:
