@@ -325,10 +325,11 @@ def load_site(path: Path) -> SiteConfig:
         if (
             server.kind == "vllm"
             and server.slurm
-            and server.slurm.gpus < server.tensor_parallel_size
+            and 0 < server.slurm.gpus < server.tensor_parallel_size
         ):
             # vLLM shards the model over tensor_parallel_size GPUs of its node; with fewer it
-            # fails only after the job waited in the queue
+            # fails only after the job waited in the queue. (gpus = 0 asks for none through this
+            # key: a CPU build of vLLM, or GPUs asked for in scheduler_options.)
             raise ConfigError(
                 file,
                 f"{key}.slurm.gpus",

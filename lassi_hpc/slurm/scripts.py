@@ -102,9 +102,8 @@ def vllm_server_script(site: SiteConfig, server_name: str) -> str:
 
     The API key is read at run time from the variable named by `api_key_env` into VLLM_API_KEY;
     the script never holds the key. Raises ConfigError (file and key) for a site that is not a
-    Slurm site, an unknown server, another kind, no `slurm` table, port 0, a loopback host, or an
-    api_key_env that is not a variable name (fewer GPUs than tensor_parallel_size is refused when
-    the site loads).
+    Slurm site, an unknown server, another kind, no `slurm` table, port 0, a loopback host, fewer
+    GPUs than tensor_parallel_size, or an api_key_env that is not a variable name.
     """
     slurm = _slurm_section(site)
     site_file = str(site.source)
@@ -205,6 +204,15 @@ def _long_lived_vllm(site: SiteConfig, name: str) -> tuple[LLMServer, SlurmJob]:
             "a long-lived server is used from other nodes: it must listen on an address they "
             "reach, e.g. '0.0.0.0' (every interface) or the node's name",
             value=server.host,
+            show_value=True,
+        )
+    if job.gpus < server.tensor_parallel_size:
+        raise ConfigError(
+            site_file,
+            f"{key}.slurm.gpus",
+            f"vLLM needs at least tensor_parallel_size = {server.tensor_parallel_size} GPUs "
+            "in its job",
+            value=job.gpus,
             show_value=True,
         )
     if server.api_key_env and not _ENV_NAME.match(server.api_key_env):

@@ -176,6 +176,7 @@ def test_vllm_script_without_a_key_clears_an_inherited_one() -> None:
         ({"host": "localhost"}, "llm_servers.vllm.host", "other nodes"),
         ({"kind": "embedded"}, "llm_servers.vllm.kind", "only for servers of kind 'vllm'"),
         ({"slurm": None}, "llm_servers.vllm.slurm", "required"),
+        ({"tensor_parallel_size": 8}, "llm_servers.vllm.slurm.gpus", "tensor_parallel_size = 8"),
         ({"api_key_env": "MY-KEY"}, "llm_servers.vllm.api_key_env", "environment variable"),
         ({"api_key_env": "K; rm -rf ~"}, "llm_servers.vllm.api_key_env", "environment variable"),
     ],
