@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import itertools
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -192,22 +193,29 @@ def test_failures_per_stage_and_iteration_include_judge_rejections() -> None:
     ]
 
 
-def test_the_terminal_headline_says_when_no_k_asked_for_exists() -> None:
-    apps = summaries_for({"a": [0.5, 0.0, 0.0]})
-    options = dataclasses.replace(OPTIONS, highlight_ks=(4, 5))
-    report = Report(
+def report_of(
+    apps: Sequence[AppSummary], options: ReportOptions, scores: Sequence[TrialScore] = ()
+) -> Report:
+    """A report of `apps` with their campaign curves, `scores` and no candidates or failures."""
+    return Report(
         campaign="c",
         results_path="r.h5",
         generated_utc="2026-11-21T00:00:00Z",
         options=options,
         apps=tuple(apps),
         curves=tuple(campaign_curves(apps, options)),
-        scores=(),
+        scores=tuple(scores),
         candidates=(),
         failures=(),
         traces=(),
         references=SEED_PAPER_REFERENCES,
     )
+
+
+def test_the_terminal_headline_says_when_no_k_asked_for_exists() -> None:
+    apps = summaries_for({"a": [0.5, 0.0, 0.0]})
+    options = dataclasses.replace(OPTIONS, highlight_ks=(4, 5))
+    report = report_of(apps, options)
     (line,) = headline_lines(report)
     assert line == "lassi-ee on a100: nothing at k = 4,5: its apps have at most 3 trials"
 
@@ -215,19 +223,7 @@ def test_the_terminal_headline_says_when_no_k_asked_for_exists() -> None:
 def test_every_table_is_written_as_csv(tmp_path: Path) -> None:
     apps = summaries_for({'a<&>"b': [0.5, 0.0, 0.0], "c": [0.0, 0.2, 0.0]})
     scores, _ = score_trials([failed_trial(0)], BASELINES, 1.0)
-    report = Report(
-        campaign="c",
-        results_path="r.h5",
-        generated_utc="2026-11-21T00:00:00Z",
-        options=OPTIONS,
-        apps=tuple(apps),
-        curves=tuple(campaign_curves(apps, OPTIONS)),
-        scores=tuple(scores),
-        candidates=(),
-        failures=(),
-        traces=(),
-        references=SEED_PAPER_REFERENCES,
-    )
+    report = report_of(apps, OPTIONS, scores)
     paths = write_tables(report, tmp_path / "tables")
     names = sorted(path.stem for path in paths)
     assert names == sorted(
