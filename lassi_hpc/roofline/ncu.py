@@ -24,9 +24,15 @@ INT_METRIC = _THREAD_INST.format("integer")
 DRAM_METRIC = "dram__bytes.sum"
 DURATION_METRIC = "gpu__time_duration.sum"
 DEVICE_NAME_METRIC = "device__attribute_display_name"
-ROOFLINE_METRICS: tuple[str, ...] = (
-    *SP_METRICS, *DP_METRICS, INT_METRIC, DRAM_METRIC, DURATION_METRIC, DEVICE_NAME_METRIC
-)  # fmt: skip
+# What a label needs; the device's name is collected too, but a launch without it is still read.
+LABEL_METRICS: tuple[str, ...] = (
+    *SP_METRICS,
+    *DP_METRICS,
+    INT_METRIC,
+    DRAM_METRIC,
+    DURATION_METRIC,
+)
+ROOFLINE_METRICS: tuple[str, ...] = (*LABEL_METRICS, DEVICE_NAME_METRIC)
 
 
 def ncu_command(
@@ -132,9 +138,6 @@ def _columns(header: list[str], row: list[str], line_number: int, source: str) -
     return dict(zip(header, row, strict=True))
 
 
-_LABEL_METRICS = (*SP_METRICS, *DP_METRICS, INT_METRIC, DRAM_METRIC, DURATION_METRIC)
-
-
 def _collected_as(metrics: dict[str, tuple[str, str]], name: str) -> str | None:
     """The name under which `name` was collected, or None.
 
@@ -156,7 +159,7 @@ def _metric(metrics: dict[str, tuple[str, str]], name: str, where: str) -> float
 def _check_collected(metrics: dict[str, tuple[str, str]], where: str) -> None:
     # Name every missing metric at once: files from other runs usually lack several
     # (captured ones lack both the duration and the integer count).
-    missing = [name for name in _LABEL_METRICS if _collected_as(metrics, name) is None]
+    missing = [name for name in LABEL_METRICS if _collected_as(metrics, name) is None]
     if missing:
         also = f"; also missing: {', '.join(missing[1:])}" if missing[1:] else ""
         raise RooflineError(f"{where}: metric {missing[0]} was not collected{also}")
